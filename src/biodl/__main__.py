@@ -1,0 +1,5 @@
+import sys
+
+from biodl.cli import main
+
+sys.exit(main())

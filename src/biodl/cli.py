@@ -1,0 +1,177 @@
+"""The ``biodl`` command line. Each subcommand is one pipeline stage; Snakemake rules call these.
+
+A user mistake (missing file, column or key) prints one line and exits with code 2, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from biodl import __version__
+from biodl.errors import UserError
+
+FORMAT_BY_SUFFIX = {".csv": "csv", ".tsv": "csv", ".sdf": "sdf", ".fa": "fasta", ".fasta": "fasta",
+                    ".fna": "fasta"}
+
+
+def _json_or_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _parse_params(pairs: list[str]) -> dict[str, Any]:
+    params = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise UserError(f"--param expects key=value, got {pair!r}")
+        params[key] = _json_or_value(value)
+    return params
+
+
+def _load_json_arg(text: str, what: str) -> Any:
+    """A JSON object given inline or as a path to a .json / .yaml file."""
+    path = Path(text)
+    if not text.lstrip().startswith("{") and path.is_file():
+        import yaml
+
+        return yaml.safe_load(path.read_text())
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{what}: not valid JSON ({exc.msg}) and not a file") from None
+
+
+def _source_from_args(args) -> dict:
+    if args.source:
+        return _load_json_arg(args.source, "--source")
+    if args.config:
+        from biodl.config import load_config
+
+        config = load_config(args.config)
+        if args.dataset not in config["datasets"]:
+            raise UserError(f"{args.config}: no dataset {args.dataset!r} (have: {', '.join(config['datasets'])})")
+        return config["datasets"][args.dataset]["source"]
+    if not args.inputs:
+        raise UserError("featurize: give input files, --source JSON, or --config with --dataset")
+    first = Path(args.inputs[0])
+    fmt = args.format or ("images" if first.is_dir() else FORMAT_BY_SUFFIX.get(first.suffix.lower()))
+    if fmt is None:
+        raise UserError(f"{first}: cannot tell the format from the extension; pass --format")
+    targets = [t for t in (args.targets or "").split(",") if t]
+    if fmt == "fasta":
+        labels = args.label or []
+        if labels and len(labels) != len(args.inputs):
+            raise UserError(f"--label given {len(labels)} times for {len(args.inputs)} FASTA files")
+        files = [{"path": p, **({"label": float(lab)} if labels else {})}
+                 for p, lab in zip(args.inputs, labels or [None] * len(args.inputs))]
+        return {"format": "fasta", "files": files, "target": targets[0] if targets else "label"}
+    source = {"format": fmt, "path": args.inputs[0], "targets": targets}
+    if args.input_col:
+        source["input"] = args.input_col
+    if args.id_col:
+        source["id"] = args.id_col
+    if fmt == "images" and args.labels:
+        source["labels"] = args.labels
+    return source
+
+
+def _featurizer_from_args(args) -> dict:
+    if args.config and not args.featurizer.lstrip().startswith("{"):
+        from biodl.config import load_config
+
+        config = load_config(args.config)
+        spec = config.get("featurizers", {}).get(args.featurizer)
+        if spec is not None:
+            return {**spec, **_parse_params(args.param)}
+    spec = _load_json_arg(args.featurizer, "--featurizer") if args.featurizer.lstrip().startswith("{") \
+        else {"type": args.featurizer}
+    return {**spec, **_parse_params(args.param)}
+
+
+def cmd_featurize(args) -> int:
+    from biodl.dataset import featurize_source
+
+    source = _source_from_args(args)
+    spec = _featurizer_from_args(args)
+    ds = featurize_source(source, spec, args.out, n_jobs=args.n_jobs, name=args.dataset)
+    counts = ds.manifest["counts"]
+    print(f"{args.out}: {counts['in']} in, {counts['kept']} kept, {counts['rejected']} rejected"
+          f" -> X {tuple(ds.X.shape)} {ds.X.dtype}", file=sys.stderr)
+    for reason, n in sorted(counts["rejected_by_reason"].items(), key=lambda kv: -kv[1]):
+        print(f"  rejected {n:>5}  {reason}", file=sys.stderr)
+    return 0
+
+
+def cmd_simulate_cells(args) -> int:
+    from biodl.simulate import simulate_cells
+
+    kwargs = {"seed": args.seed, "size": args.size}
+    if args.counts:
+        lo, _, hi = args.counts.partition("-")
+        kwargs["counts"] = range(int(lo), int(hi or lo) + 1)
+    if args.sites:
+        kwargs["sites"] = args.sites
+    if args.blurs:
+        kwargs["blurs"] = tuple(int(b) for b in args.blurs.split(","))
+    files = simulate_cells(args.out, **kwargs)
+    print(f"{args.out}: {len(files)} images", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="biodl", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"biodl {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("featurize", help="raw inputs -> featurized dataset directory",
+                       description="Featurize raw inputs into X.npy / y.npy / meta.parquet / rejects.csv / "
+                                   "manifest.json. Inputs by file (format from the extension), by --source "
+                                   "JSON, or by --config + --dataset.")
+    p.add_argument("inputs", nargs="*", help="CSV / SDF / FASTA file(s) or an image folder")
+    p.add_argument("--format", choices=["csv", "sdf", "fasta", "images"])
+    p.add_argument("--input-col", help="CSV column with SMILES or sequences (default: smiles)")
+    p.add_argument("--id-col", help="CSV column with unique ids (default: row number)")
+    p.add_argument("--targets", help="comma-separated target columns (FASTA: the task name)")
+    p.add_argument("--label", action="append", help="FASTA: a label per input file, in order")
+    p.add_argument("--labels", help="images: 'bbbc005' or a labels CSV")
+    p.add_argument("--source", help="source spec as JSON (or a JSON / YAML file)")
+    p.add_argument("--config", help="config.yaml; with --dataset, takes the source from it")
+    p.add_argument("--dataset", help="dataset name in --config (also recorded in the manifest)")
+    p.add_argument("--featurizer", required=True,
+                   help="featurizer type (ecfp, rdkit_descriptors, smiles_tokens, onehot, kmer, image), "
+                        "a named featurizer in --config, or a JSON spec")
+    p.add_argument("--param", action="append", metavar="KEY=VALUE", help="featurizer parameter (JSON value)")
+    p.add_argument("--n-jobs", type=int, default=1, help="worker processes (-1: all cores)")
+    p.add_argument("-o", "--out", required=True, help="output dataset directory")
+    p.set_defaults(func=cmd_featurize)
+
+    p = sub.add_parser("simulate-cells", help="write BBBC005-style simulated cell images")
+    p.add_argument("-o", "--out", required=True, help="output folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=int, default=128, help="image side in pixels")
+    p.add_argument("--counts", help="cell count range, e.g. 1-30")
+    p.add_argument("--sites", type=int, help="sites (independent scenes) per count")
+    p.add_argument("--blurs", help="comma-separated focus-blur levels, e.g. 1,10,23,48")
+    p.set_defaults(func=cmd_simulate_cells)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UserError as exc:
+        print(f"biodl {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

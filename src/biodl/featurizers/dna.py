@@ -1,0 +1,218 @@
+"""DNA featurizers: one-hot (stored as uint8 codes) and k-mer counts.
+
+Codes are A, C, G, T = 0, 1, 2, 3 and N = 4. Lowercase (soft-masked) bases are read as their
+uppercase letter; IUPAC ambiguity codes (R Y S W K M B D H V) become N; any other letter rejects
+the sequence with a reason naming it. Codes take 1 byte per base (a quarter of float32 one-hot)
+and expand to (N, 4, L) float on the GPU with :func:`codes_to_onehot`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Sequence
+
+import numpy as np
+
+from biodl.featurizers.base import FeaturizeResult, Featurizer, Reject
+from biodl.featurizers.registry import register
+
+N_CODE = 4
+INVALID = 255
+_LUT = np.full(256, INVALID, np.uint8)
+for _code, _letters in enumerate(("A", "C", "G", "T", "NRYSWKMBDHV")):
+    for _ch in _letters:
+        _LUT[ord(_ch)] = _LUT[ord(_ch.lower())] = _code
+#: complement of each code (N stays N)
+COMPLEMENT = np.array([3, 2, 1, 0, 4], np.uint8)
+
+
+def encode(sequences: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Encode sequences into one flat code array.
+
+    Returns ``(codes, lengths, lowercase)``: uint8 codes of all sequences concatenated (255 where a
+    letter is not DNA), int64 lengths, and the count of lowercase letters per sequence.
+    """
+    lengths = np.fromiter(map(len, sequences), np.int64, len(sequences))
+    # latin-1 keeps one byte per character; anything outside becomes '?' and so INVALID
+    raw = np.frombuffer("".join(sequences).encode("latin-1", errors="replace"), np.uint8)
+    codes = _LUT[raw]
+    seg = np.repeat(np.arange(len(sequences)), lengths)
+    lowercase = np.bincount(seg[(raw >= 97) & (raw <= 122)], minlength=len(sequences))
+    return codes, lengths, lowercase
+
+
+def _invalid_letters(seq: str) -> str:
+    bad = sorted({ch for ch in seq if ord(ch) > 255 or _LUT[ord(ch)] == INVALID})
+    return ", ".join(repr(ch) for ch in bad)
+
+
+def _screen(inputs: list, offset: int) -> tuple[list[int], list[str], list[Reject]]:
+    """Split inputs into valid strings and rejects for missing / empty ones."""
+    idx, seqs, rejects = [], [], []
+    for i, seq in enumerate(inputs):
+        if not isinstance(seq, str):
+            rejects.append(Reject(offset + i, "", "missing sequence"))
+        elif not seq:
+            rejects.append(Reject(offset + i, "", "empty sequence"))
+        else:
+            idx.append(i)
+            seqs.append(seq)
+    return idx, seqs, rejects
+
+
+def reverse_complement_codes(codes):
+    """Reverse complement of codes along the last axis; numpy array or torch tensor, same type out."""
+    if isinstance(codes, np.ndarray):
+        return COMPLEMENT[codes][..., ::-1]
+    import torch
+
+    table = torch.as_tensor(COMPLEMENT, device=codes.device)
+    return table[codes.long()].flip(-1).to(codes.dtype)
+
+
+def codes_to_onehot(codes, n_value: float = 0.0, dtype=None):
+    """Expand codes (N, L) → one-hot float tensor (N, 4, L) on the codes' device.
+
+    ``n_value`` fills all four channels for N: 0 (tangermeme, "no evidence") or 0.25 (Selene,
+    "uniform"). Accepts a numpy array or torch tensor; returns a torch tensor.
+    """
+    import torch
+
+    codes = torch.as_tensor(codes)
+    dtype = dtype or torch.float32
+    table = torch.zeros(5, 4, dtype=dtype, device=codes.device)
+    table[:4] = torch.eye(4, dtype=dtype, device=codes.device)
+    table[4] = n_value
+    return table[codes.long()].transpose(-1, -2).contiguous()
+
+
+@register
+class OneHot(Featurizer):
+    """DNA → uint8 codes (N, length).
+
+    ``length=None`` learns the most common input length in ``fit`` (it then becomes a param, so a
+    saved model re-featurizes to the same length). Sequences of another length are rejected
+    (``resize="reject"``) or centre-cropped / N-padded on both sides (``resize="crop_pad"``).
+    """
+
+    name = "onehot"
+    chunk_size = 200_000  # vectorised: one chunk is fastest; n_jobs is not needed
+
+    def __init__(self, length: int | None = None, resize: str = "reject", n_jobs: int | None = 1):
+        super().__init__(n_jobs)
+        if resize not in ("reject", "crop_pad"):
+            raise ValueError(f"resize must be 'reject' or 'crop_pad', not {resize!r}")
+        self.length, self.resize = length, resize
+
+    def fit(self, inputs: Sequence[Any]) -> "OneHot":
+        if self.length is None:
+            lengths = Counter(len(s) for s in inputs if isinstance(s, str) and s)
+            # ties go to the longer length so that crop_pad crops rather than pads
+            self.length = max(lengths, key=lambda n: (lengths[n], n)) if lengths else 0
+        return self
+
+    def _featurize_chunk(self, inputs: list, *, offset: int, meta: bool) -> FeaturizeResult:
+        idx, seqs, rejects = _screen(inputs, offset)
+        codes, lengths, lowercase = encode(seqs)
+        L = self.length
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        invalid = np.bincount(np.repeat(np.arange(len(seqs)), lengths)[codes == INVALID], minlength=len(seqs))
+        ok = invalid == 0
+        for j in np.flatnonzero(~ok):
+            rejects.append(Reject(offset + idx[j], seqs[j], f"non-DNA letters: {_invalid_letters(seqs[j])}"))
+        if self.resize == "reject":
+            wrong = ok & (lengths != L)
+            for j in np.flatnonzero(wrong):
+                rejects.append(Reject(offset + idx[j], seqs[j],
+                                      f"length {lengths[j]} != {L} (set resize: crop_pad to crop / pad)"))
+            ok &= ~wrong
+        rows = np.flatnonzero(ok)
+        if len(rows) and (lengths[rows] == L).all():
+            # the common case, fully vectorised: every kept sequence has the target length
+            X = codes[starts[rows, None] + np.arange(L)]
+        else:
+            X = np.full((len(rows), L), N_CODE, np.uint8)
+            for r, j in enumerate(rows):
+                n, s = lengths[j], starts[j]
+                if n >= L:
+                    a = s + (n - L) // 2
+                    X[r] = codes[a: a + L]
+                else:
+                    pad = (L - n) // 2
+                    X[r, pad: pad + n] = codes[s: s + n]
+        cols = {}
+        if meta:
+            cols = {
+                "length": lengths[rows].tolist(),
+                "lowercase_fraction": (lowercase[rows] / np.maximum(lengths[rows], 1)).round(4).tolist(),
+                "n_fraction": (X == N_CODE).mean(axis=1).round(4).tolist() if L else [0.0] * len(rows),
+                "canonical": [seqs[j].upper() for j in rows],
+            }
+        rejects.sort(key=lambda r: r.index)
+        kept = np.asarray([offset + idx[j] for j in rows], np.int64)
+        return FeaturizeResult(X=X.astype(np.uint8, copy=False), kept=kept, rejects=rejects, meta=cols)
+
+    def _empty_X(self) -> np.ndarray:
+        return np.zeros((0, self.length or 0), np.uint8)
+
+
+@register
+class KmerCounts(Featurizer):
+    """Counts of every k-mer (4**k columns, lexicographic ACGT order): a non-deep baseline.
+
+    Windows that contain N are skipped. ``canonical=True`` adds each k-mer's count to its reverse
+    complement's (strand-agnostic; columns stay 4**k so names are stable). Output ``X``: uint16
+    (N, 4**k); any sequence length is accepted.
+    """
+
+    name = "kmer"
+    chunk_size = 2000  # bounds the (chunk × 4**k) counting buffer
+
+    def __init__(self, k: int = 5, canonical: bool = False, n_jobs: int | None = 1):
+        super().__init__(n_jobs)
+        if not 1 <= k <= 8:
+            raise ValueError(f"k must be between 1 and 8, not {k}")
+        self.k, self.canonical = k, canonical
+
+    def feature_names(self) -> list[str]:
+        import itertools
+
+        return ["".join(p) for p in itertools.product("ACGT", repeat=self.k)]
+
+    def _featurize_chunk(self, inputs: list, *, offset: int, meta: bool) -> FeaturizeResult:
+        idx, seqs, rejects = _screen(inputs, offset)
+        codes, lengths, _ = encode(seqs)
+        seg = np.repeat(np.arange(len(seqs)), lengths)
+        invalid = np.bincount(seg[codes == INVALID], minlength=len(seqs))
+        for j in np.flatnonzero(invalid):
+            rejects.append(Reject(offset + idx[j], seqs[j], f"non-DNA letters: {_invalid_letters(seqs[j])}"))
+        k, n_cols = self.k, 4 ** self.k
+        windows = len(codes) - k + 1
+        counts = np.zeros((len(seqs), n_cols), np.int64)
+        if windows > 0:
+            kmer = np.zeros(windows, np.int64)
+            has_n = np.zeros(windows, bool)
+            for j in range(k):
+                part = codes[j: j + windows]
+                kmer = kmer * 4 + np.minimum(part, 3)
+                has_n |= part >= N_CODE
+            usable = ~has_n & (seg[:windows] == seg[k - 1:])
+            flat = seg[:windows][usable] * n_cols + kmer[usable]
+            counts = np.bincount(flat, minlength=len(seqs) * n_cols).reshape(len(seqs), n_cols)
+            if self.canonical:
+                counts = counts + counts[:, self._rc_index()]
+                palindromes = self._rc_index() == np.arange(n_cols)
+                counts[:, palindromes] //= 2  # a palindrome is its own reverse complement
+        rows = np.flatnonzero(invalid == 0)
+        rejects.sort(key=lambda r: r.index)
+        X = np.minimum(counts[rows], np.iinfo(np.uint16).max).astype(np.uint16)
+        cols = {"length": lengths[rows].tolist(), "canonical": [seqs[j].upper() for j in rows]} if meta else {}
+        return FeaturizeResult(X=X, kept=np.asarray([offset + idx[j] for j in rows], np.int64),
+                               rejects=rejects, meta=cols)
+
+    def _rc_index(self) -> np.ndarray:
+        digits = (np.arange(4 ** self.k)[:, None] // 4 ** np.arange(self.k)[None, :]) % 4  # little-endian
+        return ((3 - digits) * 4 ** np.arange(self.k)[::-1][None, :]).sum(axis=1)
+
+    def _empty_X(self) -> np.ndarray:
+        return np.zeros((0, 4 ** self.k), np.uint16)

@@ -1,0 +1,358 @@
+"""A deterministic simulator of BBBC005-style fluorescence cell images.
+
+BBBC005 (Broad Bioimage Benchmark Collection) holds SIMCEP-simulated images of stained cells with a
+known cell count, rendered at several focus-blur levels. Every blur level of one *scene* (count,
+site) shows the same cells; only the blur differs. That makes the scene the unit a split must keep
+together, or the test set leaks blurred copies of training images.
+
+This module writes a small stand-in for it, offline and byte-for-byte reproducible:
+
+>>> paths = simulate_cells("data/bbbc005_sim")                       # doctest: +SKIP
+>>> len(paths)                                                       # doctest: +SKIP
+360
+>>> parse_bbbc005_name("SIMCEPImages_A05_C18_F1_s03_w1.TIF")
+{'well': 'A05', 'count': 18, 'blur': 1, 'site': 3, 'stain': 1}
+>>> scene_key("SIMCEPImages_A05_C18_F1_s03_w1.TIF")
+'C18_s3'
+
+File names follow BBBC005 exactly: ``SIMCEPImages_<well>_C<count>_F<blur>_s<site:02d>_w<stain>.TIF``
+where count and blur are *not* zero-padded (``C1``, ``F1``, ``C18``, ``F48``), the site is two
+digits (``s01``) and the well is a function of the count alone (``C1`` → ``A01``, the next count →
+``A02``, ... 24 wells per row).
+
+Images are 8-bit, single channel. A cell is a textured ellipse with a soft edge, random orientation,
+axes and brightness; with probability 0.25 a cell is placed next to an existing one (SIMCEP's
+clustering probability), so touching and overlapping cells occur. The scene is lit unevenly, blurred
+with a Gaussian whose sigma grows with the focus level F (``blur_sigma``), then sensor noise is
+added (Poisson shot noise plus Gaussian read noise). Seeds derive from ``(seed, count, site)`` for
+the layout and ``(seed, count, site, blur, stain)`` for the noise, so one image never depends on
+which other images were generated.
+
+Only numpy and the standard library are imported at module level; scipy and tifffile are imported
+by the functions that draw and write images.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+#: default cell counts: one scene per count and site
+DEFAULT_COUNTS: tuple[int, ...] = tuple(range(1, 31))
+#: default number of sites (fields of view) per count
+DEFAULT_SITES: int = 3
+#: default focus-blur levels, a subset of BBBC005's 16 levels F1 ... F48
+DEFAULT_BLURS: tuple[int, ...] = (1, 10, 23, 48)
+#: BBBC005's own blur levels (round(linspace(1, 48, 16)))
+BBBC005_BLURS: tuple[int, ...] = (1, 4, 7, 10, 14, 17, 20, 23, 26, 29, 32, 35, 39, 42, 45, 48)
+
+PLATE_ROWS = "ABCDEFGHIJKLMNOP"  # a 384-well plate: 16 rows × 24 columns
+PLATE_COLS = 24
+CLUSTER_PROBABILITY = 0.25  # as in BBBC005's SIMCEP settings
+MANIFEST = "manifest.json"
+GENERATOR = "biodl.simulate.simulate_cells"
+
+_NAME_RE = re.compile(
+    r"^SIMCEPImages_(?P<well>[A-Za-z]{1,2}\d{1,3})_C(?P<count>\d+)_F(?P<blur>\d+)"
+    r"_s(?P<site>\d+)_w(?P<stain>\d+)(?:\.[A-Za-z0-9]+)?$"
+)
+
+
+# -- names ----------------------------------------------------------------------------------------
+def well_for(count: int) -> str:
+    """The plate well of a count, BBBC005 style: C1 → A01, next count → A02, 24 wells a row."""
+    k = (int(count) - 1) % (len(PLATE_ROWS) * PLATE_COLS)
+    return f"{PLATE_ROWS[k // PLATE_COLS]}{k % PLATE_COLS + 1:02d}"
+
+
+def bbbc005_name(count: int, blur: int, site: int, stain: int = 1) -> str:
+    """``SIMCEPImages_A05_C5_F1_s03_w1.TIF`` for count 5, blur 1, site 3, stain 1."""
+    return f"SIMCEPImages_{well_for(count)}_C{int(count)}_F{int(blur)}_s{int(site):02d}_w{int(stain)}.TIF"
+
+
+def parse_bbbc005_name(name: str | os.PathLike) -> dict | None:
+    """Parse a BBBC005 file name (or path) into ``{well, count, blur, site, stain}``; ``None`` if it
+    is not one. Any extension is accepted (converted copies are often ``.png`` / ``.jpg``)."""
+    try:
+        base = Path(name).name
+    except TypeError:
+        return None
+    m = _NAME_RE.match(base)
+    if m is None:
+        return None
+    d = m.groupdict()
+    return {
+        "well": d["well"].upper(),
+        "count": int(d["count"]),
+        "blur": int(d["blur"]),
+        "site": int(d["site"]),
+        "stain": int(d["stain"]),
+    }
+
+
+def scene_key(name: str | os.PathLike) -> str | None:
+    """``"C<count>_s<site>"`` for a BBBC005 name: the same for every blur level and stain of one
+    field of view, so it is the group key a leakage-free split keeps together. ``None`` otherwise."""
+    p = parse_bbbc005_name(name)
+    return None if p is None else f"C{p['count']}_s{p['site']}"
+
+
+def blur_sigma(blur: int, size: int = 128) -> float:
+    """Gaussian sigma (pixels) of focus level F``blur`` for an image ``size`` pixels wide.
+
+    F1 is in focus (a slight optical blur of 0.5 px); sigma grows linearly to 7.55 px at F48 for a
+    128-pixel image and scales with the image size so the look does not depend on it.
+    """
+    if blur < 1:
+        raise ValueError(f"blur level must be >= 1, got {blur}")
+    return (0.5 + 0.15 * (blur - 1)) * size / 128.0
+
+
+# -- drawing --------------------------------------------------------------------------------------
+@dataclass
+class Scene:
+    """The cell layout of one field of view, shared by all its blur levels.
+
+    ellipses: float64 array (count, 6) of ``cy, cx, semi_major, semi_minor, angle, brightness``,
+              one row per cell drawn (so ``len(ellipses) == count``).
+    clean:    float64 image (size, size) in [0, 1]: the in-focus, noise-free signal.
+    """
+
+    count: int
+    site: int
+    size: int
+    seed: int
+    ellipses: np.ndarray
+    clean: np.ndarray
+
+    @property
+    def n_cells(self) -> int:
+        return len(self.ellipses)
+
+
+def _rng(seed: int, *key: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=tuple(int(k) for k in key)))
+
+
+def _layout(count: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Place ``count`` ellipses; with CLUSTER_PROBABILITY next to an earlier one (touching)."""
+    scale = size / 128.0
+    cells = np.zeros((count, 6), dtype=np.float64)
+    for i in range(count):
+        a = rng.uniform(5.0, 9.0) * scale  # semi-major axis
+        b = a * rng.uniform(0.6, 1.0)  # semi-minor axis
+        theta = rng.uniform(0.0, np.pi)
+        brightness = rng.uniform(0.45, 0.9)
+        r = 0.5 * (a + b)
+        margin = 0.6 * a
+        for _attempt in range(25):  # avoid cells sitting almost on top of each other
+            if i > 0 and rng.random() < CLUSTER_PROBABILITY:
+                j = int(rng.integers(i))
+                phi = rng.uniform(0.0, 2 * np.pi)
+                d = (r + 0.5 * (cells[j, 2] + cells[j, 3])) * rng.uniform(0.75, 1.05)
+                cy, cx = cells[j, 0] + d * np.sin(phi), cells[j, 1] + d * np.cos(phi)
+                cy, cx = np.clip([cy, cx], margin, size - 1 - margin)
+            else:
+                cy, cx = rng.uniform(margin, size - 1 - margin, size=2)
+            if i == 0:
+                break
+            rj = 0.5 * (cells[:i, 2] + cells[:i, 3])
+            dist = np.hypot(cells[:i, 0] - cy, cells[:i, 1] - cx)
+            if np.all(dist > 0.6 * (r + rj)):
+                break
+        cells[i] = (cy, cx, a, b, theta, brightness)
+    return cells
+
+
+def simulate_scene(count: int, site: int, *, seed: int = 0, size: int = 128) -> Scene:
+    """Draw the in-focus, noise-free scene with ``count`` cells for field of view ``site``."""
+    from scipy.ndimage import gaussian_filter
+
+    if count < 0:
+        raise ValueError(f"cell count must be >= 0, got {count}")
+    rng = _rng(seed, count, site, 0)
+    cells = _layout(count, size, rng)
+    # textures and illumination come from the same per-scene stream, after the layout
+    texture = gaussian_filter(rng.standard_normal((size, size)), 1.2 * size / 128.0)
+    texture /= texture.std() + 1e-12
+    blotches = gaussian_filter(rng.standard_normal((size, size)), 3.0 * size / 128.0)
+    blotches /= blotches.std() + 1e-12
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
+    # composition: fluorescence of overlapping cells adds up but saturates (1 - prod(1 - s_i))
+    dark = np.ones((size, size), dtype=np.float64)
+    for cy, cx, a, b, theta, brightness in cells:
+        dy, dx = yy - cy, xx - cx
+        c, s = np.cos(theta), np.sin(theta)
+        u = (dx * c + dy * s) / a
+        v = (-dx * s + dy * c) / b
+        rho = np.sqrt(u * u + v * v)
+        inside = 1.0 / (1.0 + np.exp(np.clip((rho - 1.0) * 10.0, -50, 50)))  # soft edge ~0.1 axis
+        dome = 1.0 - 0.35 * np.clip(rho, 0, 1) ** 2  # brighter in the middle
+        signal = brightness * inside * dome * np.clip(1.0 + 0.18 * texture + 0.12 * blotches, 0.3, 1.7)
+        dark *= 1.0 - np.clip(signal, 0.0, 0.97)
+    cells_img = 1.0 - dark
+    # uneven illumination: a gentle linear gradient in a random direction
+    phi = rng.uniform(0, 2 * np.pi)
+    ramp = ((yy - size / 2) * np.sin(phi) + (xx - size / 2) * np.cos(phi)) / size
+    illumination = 1.0 + 0.15 * ramp
+    clean = np.clip((0.06 + 0.85 * cells_img) * illumination, 0.0, 1.0)
+    return Scene(
+        count=int(count), site=int(site), size=int(size), seed=int(seed), ellipses=cells, clean=clean
+    )
+
+
+def render(scene: Scene, blur: int, *, stain: int = 1) -> np.ndarray:
+    """The 8-bit image of ``scene`` at focus level F``blur``: blur, then shot and read noise."""
+    from scipy.ndimage import gaussian_filter
+
+    img = gaussian_filter(scene.clean, blur_sigma(blur, scene.size), mode="reflect")
+    rng = _rng(scene.seed, scene.count, scene.site, 1, blur, stain)
+    photons = 400.0  # photons at full scale: Poisson noise sd ≈ sqrt(I / 400)
+    img = rng.poisson(img * photons) / photons
+    img = img + rng.normal(0.0, 0.01, size=img.shape)  # read noise
+    return np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8)
+
+
+# -- writing --------------------------------------------------------------------------------------
+def _sites(sites: int | Iterable[int]) -> list[int]:
+    if isinstance(sites, (int, np.integer)):
+        if sites < 1:
+            raise ValueError(f"sites must be >= 1, got {sites}")
+        return list(range(1, int(sites) + 1))
+    out = sorted({int(s) for s in sites})
+    if not out or out[0] < 1:
+        raise ValueError(f"site numbers must be >= 1, got {out}")
+    return out
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def simulate_cells(
+    out_dir: str | os.PathLike,
+    *,
+    counts: Iterable[int] = DEFAULT_COUNTS,
+    sites: int | Iterable[int] = DEFAULT_SITES,
+    blurs: Iterable[int] = DEFAULT_BLURS,
+    size: int = 128,
+    seed: int = 0,
+    stain: int = 1,
+) -> list[Path]:
+    """Write ``len(counts) × sites × len(blurs)`` 8-bit TIFFs and ``manifest.json`` to ``out_dir``.
+
+    ``sites`` is a number of sites (1..sites) or an explicit list of site numbers. The defaults give
+    30 counts × 3 sites × 4 blur levels = 360 images of 128 × 128 pixels (about 6 MB).
+
+    The directory is written under a temporary name next to ``out_dir`` and renamed at the end, so
+    it is complete or absent. An existing ``out_dir`` is replaced only if it is empty or was written
+    by this function (it has our manifest); anything else raises ``FileExistsError``.
+    Returns the image paths in ``out_dir`` ordered by count, then site, then blur level.
+    """
+    import tifffile
+
+    import biodl
+
+    counts = sorted({int(c) for c in counts})
+    site_list = _sites(sites)
+    blur_list = sorted({int(b) for b in blurs})
+    if not counts or min(counts) < 0:
+        raise ValueError(f"counts must be non-empty and >= 0, got {counts}")
+    if not blur_list or min(blur_list) < 1:
+        raise ValueError(f"blur levels must be non-empty and >= 1, got {blur_list}")
+    if int(size) < 16:
+        raise ValueError(f"size must be >= 16 pixels, got {size}")
+
+    out_dir = Path(out_dir)
+    _check_replaceable(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; the data directory is not
+        hashes: dict[str, str] = {}  # in generation order: count, site, blur
+        for count in counts:
+            for site in site_list:
+                scene = simulate_scene(count, site, seed=seed, size=size)
+                for blur in blur_list:
+                    name = bbbc005_name(count, blur, site, stain)
+                    tifffile.imwrite(tmp / name, render(scene, blur, stain=stain), metadata=None)
+                    hashes[name] = _sha256((tmp / name).read_bytes())
+        names = sorted(hashes)
+        listing = "".join(f"{hashes[n]}  {n}\n" for n in names)  # `sha256sum` format
+        manifest = {
+            "generator": GENERATOR,
+            "biodl_version": biodl.__version__,
+            "params": {
+                "counts": counts,
+                "sites": site_list,
+                "blurs": blur_list,
+                "size": int(size),
+                "seed": int(seed),
+                "stain": int(stain),
+                "cluster_probability": CLUSTER_PROBABILITY,
+                "blur_sigma_px": {str(b): round(blur_sigma(b, size), 6) for b in blur_list},
+            },
+            "n_images": len(names),
+            "n_scenes": len(counts) * len(site_list),
+            "files_sha256": _sha256(listing.encode()),
+            "files": {n: hashes[n] for n in names},
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        _replace_dir(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return [out_dir / n for n in hashes]
+
+
+def _check_replaceable(out_dir: Path) -> None:
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise FileExistsError(f"{out_dir} exists and is not a directory")
+    if not any(out_dir.iterdir()):
+        return
+    try:
+        ours = json.loads((out_dir / MANIFEST).read_text()).get("generator") == GENERATOR
+    except (OSError, ValueError, AttributeError):
+        ours = False
+    if not ours:
+        raise FileExistsError(
+            f"{out_dir} is not empty and was not written by simulate_cells; not replacing it"
+        )
+
+
+def _replace_dir(tmp: Path, out_dir: Path) -> None:
+    if out_dir.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+        os.rename(out_dir, old / "d")
+        os.rename(tmp, out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(tmp, out_dir)
+
+
+__all__ = [
+    "BBBC005_BLURS",
+    "DEFAULT_BLURS",
+    "DEFAULT_COUNTS",
+    "DEFAULT_SITES",
+    "Scene",
+    "bbbc005_name",
+    "blur_sigma",
+    "parse_bbbc005_name",
+    "render",
+    "scene_key",
+    "simulate_cells",
+    "simulate_scene",
+    "well_for",
+]
