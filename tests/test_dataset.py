@@ -50,7 +50,7 @@ def test_manifest_records_provenance(tmp_path):
     assert len(m["inputs"][0]["sha256"]) == 64
     assert m["versions"]["rdkit"] and m["versions"]["biodl"]
     assert m["X"] == {"shape": [642, 1024], "dtype": "uint8"}
-    assert isinstance(ds.X, np.memmap)
+    assert isinstance(load_dataset(ds.path).X, np.memmap)
     assert {"canonical_smiles", "scaffold", "n_fragments", "id", "input", "row"} <= set(ds.meta.columns)
     # complete or absent: no temporary directories left behind
     assert [p.name for p in (tmp_path / "fs").iterdir()] == ["ecfp"]

@@ -25,8 +25,8 @@ def test_codes_case_iupac_and_rejects():
     assert reasons[5].startswith("length 3 != 10")
     assert reasons[6].startswith("length 12 != 10")
     assert reasons[7] == "non-DNA letters: '-', 'u'"
-    assert result.meta["lowercase_fraction"] == [0.4, 0.0]
-    assert result.meta["n_fraction"] == [0.2, 0.2]
+    assert result.meta["lowercase_fraction"].tolist() == [0.4, 0.0]
+    assert result.meta["n_fraction"].tolist() == [0.2, 0.2]
 
 
 def test_fixed_length_centre_crop_and_n_padding():

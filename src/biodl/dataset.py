@@ -18,7 +18,9 @@ import os
 import shutil
 import uuid
 from collections import Counter
+import csv
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Mapping
@@ -45,18 +47,28 @@ def library_versions() -> dict[str, str | None]:
 
 @dataclass
 class FeaturizedDataset:
-    """A featurized dataset loaded from disk. ``X`` is memory-mapped unless ``mmap=False``.
+    """A featurized dataset on disk. ``X`` is memory-mapped unless loaded with ``mmap=False``.
 
-    X: (N, ...) features; y: float32 (N, T); meta: pandas.DataFrame (N rows);
-    rejects: pandas.DataFrame; manifest: dict.
+    X: (N, ...) features; y: float32 (N, T); manifest: dict. ``meta`` (N rows) and ``rejects``
+    are pandas DataFrames read from disk on first use.
     """
 
     path: Path
     X: np.ndarray
     y: np.ndarray
-    meta: Any
-    rejects: Any
     manifest: dict
+
+    @cached_property
+    def meta(self):
+        import pandas as pd
+
+        return pd.read_parquet(self.path / "meta.parquet")
+
+    @cached_property
+    def rejects(self):
+        import pandas as pd
+
+        return pd.read_csv(self.path / "rejects.csv", dtype={"id": str, "input": str}, keep_default_na=False)
 
     @property
     def ids(self) -> list[str]:
@@ -93,8 +105,6 @@ class FeaturizedDataset:
 
 
 def load_dataset(path: str | os.PathLike, mmap: bool = True) -> FeaturizedDataset:
-    import pandas as pd
-
     path = Path(path)
     missing = [f for f in FILES if not (path / f).is_file()]
     if missing:
@@ -103,8 +113,6 @@ def load_dataset(path: str | os.PathLike, mmap: bool = True) -> FeaturizedDatase
         path=path,
         X=np.load(path / "X.npy", mmap_mode="r" if mmap else None),
         y=np.load(path / "y.npy"),
-        meta=pd.read_parquet(path / "meta.parquet"),
-        rejects=pd.read_csv(path / "rejects.csv", dtype={"id": str, "input": str}, keep_default_na=False),
         manifest=json.loads((path / "manifest.json").read_text()),
     )
 
@@ -141,7 +149,8 @@ def featurize_source(source: Mapping, featurizer_spec: Mapping | str, out: str |
 
     Every raw record ends up in ``meta.parquet`` (kept) or ``rejects.csv`` (with its reason).
     """
-    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     from biodl.featurizers import make_featurizer
     from biodl.sources import read_source, sha256_file
@@ -154,20 +163,18 @@ def featurize_source(source: Mapping, featurizer_spec: Mapping | str, out: str |
     result = featurizer.featurize([table.inputs[i] for i in candidates], meta=True)
     rows = candidates[result.kept]
 
-    meta = pd.DataFrame({"row": rows, "id": [table.ids[i] for i in rows],
-                         "input": [str(table.inputs[i]) for i in rows]})
-    for col, values in table.meta.items():
-        meta[col] = [values[i] for i in rows]
-    for col, values in result.meta.items():
-        meta[col] = values
+    # kept inputs are strings (SMILES, sequences, image paths): a missing one is always a reject
+    meta = {"row": rows, "id": _take(table.ids, rows), "input": _take(table.inputs, rows)}
+    meta.update({col: _take(values, rows) for col, values in table.meta.items()})
+    meta.update(result.meta)
     rejects = [(r.index, table.ids[r.index], r.input, "read", r.reason) for r in table.rejects]
     rejects += [(int(candidates[r.index]), table.ids[candidates[r.index]], r.input, "featurize", r.reason)
                 for r in result.rejects]
-    rejects_df = pd.DataFrame(sorted(rejects), columns=REJECT_COLUMNS)
+    rejects.sort()
 
-    covered = np.concatenate([rows, rejects_df["row"].to_numpy(np.int64)])
+    covered = np.concatenate([rows, np.array([r[0] for r in rejects], np.int64)])
     if len(covered) != len(table) or len(np.unique(covered)) != len(table):
-        raise AssertionError(f"{out}: {len(table)} records in, {len(rows)} kept + {len(rejects_df)} rejected")
+        raise AssertionError(f"{out}: {len(table)} records in, {len(rows)} kept + {len(rejects)} rejected")
 
     X, y = result.X, table.y[rows].astype(np.float32)
     manifest = {
@@ -177,8 +184,8 @@ def featurize_source(source: Mapping, featurizer_spec: Mapping | str, out: str |
         "inputs": [{"path": str(p), "sha256": sha256_file(p), "bytes": p.stat().st_size} for p in table.files]
         if len(table.files) <= 50 else _summarize_many(table.files),
         "versions": library_versions(),
-        "counts": {"in": len(table), "kept": int(len(rows)), "rejected": int(len(rejects_df)),
-                   "rejected_by_reason": dict(Counter(_reason_class(r) for r in rejects_df["reason"]))},
+        "counts": {"in": len(table), "kept": int(len(rows)), "rejected": len(rejects),
+                   "rejected_by_reason": dict(Counter(_reason_class(r[-1]) for r in rejects))},
         "X": {"shape": list(X.shape), "dtype": str(X.dtype)},
         "y": {"shape": list(y.shape), "dtype": str(y.dtype), "tasks": list(table.tasks),
               "missing": {t: int(np.isnan(y[:, j]).sum()) for j, t in enumerate(table.tasks)}},
@@ -193,10 +200,26 @@ def featurize_source(source: Mapping, featurizer_spec: Mapping | str, out: str |
     with _atomic_dir(out) as tmp:
         np.save(tmp / "X.npy", X)
         np.save(tmp / "y.npy", y)
-        meta.to_parquet(tmp / "meta.parquet", index=False)
-        rejects_df.to_csv(tmp / "rejects.csv", index=False)
+        # ids and raw inputs are (nearly) all distinct: a dictionary page for them is wasted work
+        pq.write_table(pa.table(meta), tmp / "meta.parquet",
+                       use_dictionary=[c for c in meta if c not in ("id", "input", "canonical_smiles")])
+        with open(tmp / "rejects.csv", "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(REJECT_COLUMNS)
+            writer.writerows(rejects)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n")
-    return load_dataset(out)
+    return FeaturizedDataset(path=out, X=X, y=y, manifest=manifest)
+
+
+def _take(values, rows: np.ndarray):
+    """Rows of a meta column held as a list, numpy array or pyarrow Array (same kind out)."""
+    if isinstance(values, list):
+        if len(rows) == len(values):  # nothing rejected: rows is 0..N-1
+            return values
+        return [values[i] for i in rows.tolist()]
+    if isinstance(values, np.ndarray):
+        return values[rows]
+    return values.take(rows)
 
 
 def _reason_class(reason: str) -> str:

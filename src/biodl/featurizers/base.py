@@ -31,7 +31,8 @@ class FeaturizeResult:
     X:       np.ndarray, first axis aligned with ``kept`` (dtype and trailing shape per featurizer).
     kept:    np.ndarray[int64] of input indices that were featurized, ascending.
     rejects: list of :class:`Reject`, ascending by index.
-    meta:    per-kept-row descriptive columns (e.g. canonical SMILES, scaffold), each of len(kept).
+    meta:    per-kept-row descriptive columns (e.g. canonical SMILES, scaffold), each of len(kept):
+             a list or a numpy array.
     """
 
     X: np.ndarray
@@ -143,8 +144,15 @@ class Featurizer:
         kept = np.concatenate([p.kept for p in parts]).astype(np.int64) if parts else np.zeros(0, np.int64)
         rejects = [r for p in parts for r in p.rejects]
         keys = parts[0].meta.keys() if parts else ()
-        meta = {k: [v for p in parts for v in p.meta[k]] for k in keys}
+        meta = {k: _concat([p.meta[k] for p in parts]) for k in keys}
         return FeaturizeResult(X=X, kept=kept, rejects=rejects, meta=meta)
+
+
+def _concat(columns: list):
+    """Join one meta column's chunks: lists stay lists, numpy arrays stay arrays."""
+    if all(isinstance(c, np.ndarray) for c in columns):
+        return np.concatenate(columns)
+    return [v for c in columns for v in c]
 
 
 def _run_chunk(args):

@@ -26,19 +26,31 @@ for _code, _letters in enumerate(("A", "C", "G", "T", "NRYSWKMBDHV")):
 COMPLEMENT = np.array([3, 2, 1, 0, 4], np.uint8)
 
 
-def encode(sequences: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Encode sequences into one flat code array.
+def encode(sequences: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Encode sequences (each non-empty) into one flat code array.
 
-    Returns ``(codes, lengths, lowercase)``: uint8 codes of all sequences concatenated (255 where a
-    letter is not DNA), int64 lengths, and the count of lowercase letters per sequence.
+    Returns ``(codes, lengths, invalid, lowercase)``: uint8 codes of all sequences concatenated
+    (255 where a letter is not DNA), int64 lengths, and per sequence the number of non-DNA and of
+    lowercase letters.
     """
     lengths = np.fromiter(map(len, sequences), np.int64, len(sequences))
     # latin-1 keeps one byte per character; anything outside becomes '?' and so INVALID
     raw = np.frombuffer("".join(sequences).encode("latin-1", errors="replace"), np.uint8)
-    codes = _LUT[raw]
-    seg = np.repeat(np.arange(len(sequences)), lengths)
-    lowercase = np.bincount(seg[(raw >= 97) & (raw <= 122)], minlength=len(sequences))
-    return codes, lengths, lowercase
+    codes = _LUT.take(raw)
+    invalid = per_sequence_sum(codes == INVALID, lengths)
+    lowercase = per_sequence_sum(raw >= 97, lengths)  # lowercase letters; other bytes >= 97 are invalid anyway
+    return codes, lengths, invalid, lowercase
+
+
+def per_sequence_sum(mask: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Sum a flat boolean mask within each sequence (lengths > 0) without a per-base index array."""
+    if len(lengths) == 0:
+        return np.zeros(0, np.int64)
+    mask = mask.view(np.uint8)  # summing bytes is several times faster than summing bools
+    if (lengths == lengths[0]).all():
+        return mask.reshape(len(lengths), -1).sum(axis=1, dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    return np.add.reduceat(mask, starts, dtype=np.int64)
 
 
 def _invalid_letters(seq: str) -> str:
@@ -113,10 +125,9 @@ class OneHot(Featurizer):
 
     def _featurize_chunk(self, inputs: list, *, offset: int, meta: bool) -> FeaturizeResult:
         idx, seqs, rejects = _screen(inputs, offset)
-        codes, lengths, lowercase = encode(seqs)
+        codes, lengths, invalid, lowercase = encode(seqs)
         L = self.length
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        invalid = np.bincount(np.repeat(np.arange(len(seqs)), lengths)[codes == INVALID], minlength=len(seqs))
         ok = invalid == 0
         for j in np.flatnonzero(~ok):
             rejects.append(Reject(offset + idx[j], seqs[j], f"non-DNA letters: {_invalid_letters(seqs[j])}"))
@@ -127,8 +138,9 @@ class OneHot(Featurizer):
                                       f"length {lengths[j]} != {L} (set resize: crop_pad to crop / pad)"))
             ok &= ~wrong
         rows = np.flatnonzero(ok)
-        if len(rows) and (lengths[rows] == L).all():
-            # the common case, fully vectorised: every kept sequence has the target length
+        if len(rows) == len(seqs) and (lengths == L).all():
+            X = codes.reshape(len(seqs), L)  # the common case: nothing to crop, pad or drop
+        elif len(rows) and (lengths[rows] == L).all():
             X = codes[starts[rows, None] + np.arange(L)]
         else:
             X = np.full((len(rows), L), N_CODE, np.uint8)
@@ -142,11 +154,12 @@ class OneHot(Featurizer):
                     X[r, pad: pad + n] = codes[s: s + n]
         cols = {}
         if meta:
+            # no canonical-form column: for DNA it is the uppercased input, derived where needed, as
+            # a second copy of every sequence would double the size and write time of meta.parquet
             cols = {
-                "length": lengths[rows].tolist(),
-                "lowercase_fraction": (lowercase[rows] / np.maximum(lengths[rows], 1)).round(4).tolist(),
-                "n_fraction": (X == N_CODE).mean(axis=1).round(4).tolist() if L else [0.0] * len(rows),
-                "canonical": [seqs[j].upper() for j in rows],
+                "length": lengths[rows],
+                "lowercase_fraction": (lowercase[rows] / np.maximum(lengths[rows], 1)).round(4),
+                "n_fraction": (per_sequence_sum((X == N_CODE).ravel(), np.full(len(rows), L)) / max(L, 1)).round(4),
             }
         rejects.sort(key=lambda r: r.index)
         kept = np.asarray([offset + idx[j] for j in rows], np.int64)
@@ -181,9 +194,8 @@ class KmerCounts(Featurizer):
 
     def _featurize_chunk(self, inputs: list, *, offset: int, meta: bool) -> FeaturizeResult:
         idx, seqs, rejects = _screen(inputs, offset)
-        codes, lengths, _ = encode(seqs)
+        codes, lengths, invalid, _ = encode(seqs)
         seg = np.repeat(np.arange(len(seqs)), lengths)
-        invalid = np.bincount(seg[codes == INVALID], minlength=len(seqs))
         for j in np.flatnonzero(invalid):
             rejects.append(Reject(offset + idx[j], seqs[j], f"non-DNA letters: {_invalid_letters(seqs[j])}"))
         k, n_cols = self.k, 4 ** self.k
@@ -206,7 +218,7 @@ class KmerCounts(Featurizer):
         rows = np.flatnonzero(invalid == 0)
         rejects.sort(key=lambda r: r.index)
         X = np.minimum(counts[rows], np.iinfo(np.uint16).max).astype(np.uint16)
-        cols = {"length": lengths[rows].tolist(), "canonical": [seqs[j].upper() for j in rows]} if meta else {}
+        cols = {"length": lengths[rows]} if meta else {}
         return FeaturizeResult(X=X, kept=np.asarray([offset + idx[j] for j in rows], np.int64),
                                rejects=rejects, meta=cols)
 
