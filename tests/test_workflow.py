@@ -1,0 +1,67 @@
+"""End to end: the default workflow featurizes every configured dataset from the vendored data."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from biodl.dataset import load_dataset
+from tests.conftest import ROOT
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    bindir = str(Path(sys.executable).parent)  # the biodl CLI of this environment
+    env = {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", "")}
+    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", *args], cwd=workdir,
+                          capture_output=True, text=True, env=env)
+
+
+@pytest.fixture(scope="module")
+def workflow_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("wf")
+    for name in ("Snakefile", "workflow", "config", "data"):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
+    proc = snakemake(work)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return work
+
+
+def test_every_dataset_and_featurizer_is_written(workflow_run):
+    config = yaml.safe_load((workflow_run / "config" / "config.yaml").read_text())
+    expected = {(d, f) for d, spec in config["datasets"].items() for f in spec["featurizers"]}
+    written = {(p.parent.parent.name, p.parent.name)
+               for p in (workflow_run / "results" / "features").glob("*/*/manifest.json")}
+    assert written == expected
+    for dataset, featurizer in expected:
+        ds = load_dataset(workflow_run / "results" / "features" / dataset / featurizer)
+        counts = ds.manifest["counts"]
+        assert counts["kept"] + counts["rejected"] == counts["in"] == len(ds.meta) + len(ds.rejects)
+        assert (workflow_run / "logs" / "featurize" / dataset / f"{featurizer}.log").is_file()
+
+
+def test_real_data_counts(workflow_run):
+    features = workflow_run / "results" / "features"
+    assert load_dataset(features / "freesolv" / "ecfp").manifest["counts"]["kept"] == 642
+    dna = load_dataset(features / "oct4_mafk_train" / "onehot")
+    assert dna.X.shape == (7797, 200) and dna.X.dtype == np.uint8
+    assert set(np.unique(dna.y)) == {0.0, 1.0}
+    cells = load_dataset(features / "cells" / "image128")
+    assert cells.X.shape[1:] == (1, 128, 128) and cells.X.dtype == np.float32
+    assert len(cells) == 360 and cells.y.min() == 1 and cells.y.max() == 30
+    # blur variants of one scene share the scene key, so a group split can keep them together
+    assert cells.meta.groupby("scene").size().eq(4).all()
+    solubility = json.loads((features / "solubility_train" / "ecfp" / "manifest.json").read_text())
+    assert solubility["counts"]["rejected"] == 14  # SMILES RDKit cannot parse, each with its reason
+
+
+def test_second_run_has_nothing_to_do(workflow_run):
+    proc = snakemake(workflow_run, "--dry-run")
+    assert proc.returncode == 0
+    assert "Nothing to be done" in proc.stdout + proc.stderr
