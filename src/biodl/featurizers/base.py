@@ -118,6 +118,8 @@ class Featurizer:
         chunks = [(inputs[a:b], a, meta) for a, b in bounds]
         if n_jobs > 1 and len(chunks) > 1:
             parts = _map_in_processes(self, chunks, n_jobs)
+            for part in parts:
+                part.X = self._unpack(part.X)
         else:
             parts = [self._featurize_chunk(c, offset=o, meta=m) for c, o, m in chunks]
         return self._merge(parts, len(inputs)).check(len(inputs))
@@ -138,6 +140,14 @@ class Featurizer:
         """X with zero rows and this featurizer's trailing shape and dtype."""
         raise NotImplementedError
 
+    def _pack(self, X: np.ndarray) -> np.ndarray:
+        """Compact X for the trip from a worker process back to the parent (identity by default)."""
+        return X
+
+    def _unpack(self, X: np.ndarray) -> np.ndarray:
+        """Inverse of ``_pack``."""
+        return X
+
     def _merge(self, parts: list[FeaturizeResult], n: int) -> FeaturizeResult:
         nonempty = [p.X for p in parts if len(p.X)]
         X = np.concatenate(nonempty) if nonempty else self._empty_X()
@@ -157,7 +167,9 @@ def _concat(columns: list):
 
 def _run_chunk(args):
     featurizer, chunk, offset, meta = args
-    return featurizer._featurize_chunk(chunk, offset=offset, meta=meta)
+    result = featurizer._featurize_chunk(chunk, offset=offset, meta=meta)
+    result.X = featurizer._pack(result.X)
+    return result
 
 
 def _map_in_processes(featurizer: Featurizer, chunks, n_jobs: int) -> list[FeaturizeResult]:

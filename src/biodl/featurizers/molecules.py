@@ -133,6 +133,14 @@ class ECFP(MoleculeFeaturizer):
     def _features(self, mol) -> np.ndarray:
         return self._fp(mol)
 
+    # bits travel from worker processes packed 8 to a byte: inter-process transfer was a third of
+    # the parallel run time for 2048-bit fingerprints
+    def _pack(self, X: np.ndarray) -> np.ndarray:
+        return X if self.counts else np.packbits(X, axis=1)
+
+    def _unpack(self, X: np.ndarray) -> np.ndarray:
+        return X if self.counts else np.unpackbits(X, axis=1, count=self.n_bits)
+
     def _empty_X(self) -> np.ndarray:
         return np.zeros((0, self.n_bits), np.uint8)
 
