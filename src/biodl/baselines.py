@@ -1,0 +1,201 @@
+"""Non-deep baselines, trained on the same split as the deep model and reported beside it.
+
+Each baseline has ``fit(X_train, y_train, X_valid, y_valid)`` (hyperparameters, where there are
+any, are chosen on the validation split) and ``predict(X) -> (N, T)`` in original units /
+probabilities — the same shapes the deep models give.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from biodl.errors import UserError
+
+BASELINES: dict[str, type] = {}
+
+
+def register_baseline(cls: type) -> type:
+    BASELINES[cls.name] = cls
+    return cls
+
+
+def make_baseline(spec: dict, *, task_type: str, seed: int, n_jobs: int = 1):
+    spec = dict(spec)
+    kind = spec.pop("type", None)
+    spec.pop("featurizer", None)  # which features it reads is the workflow's business
+    if kind not in BASELINES:
+        raise UserError(f"unknown baseline {kind!r} (known: {', '.join(sorted(BASELINES))})")
+    cls = BASELINES[kind]
+    if task_type not in cls.task_types:
+        raise UserError(f"baseline {kind!r} does not fit task type {task_type} (it does {', '.join(cls.task_types)})")
+    try:
+        return cls(task_type=task_type, seed=seed, n_jobs=n_jobs, **spec)
+    except TypeError as exc:
+        raise UserError(f"baseline {kind!r}: {exc}") from None
+
+
+def _flat_float(X: np.ndarray) -> np.ndarray:
+    return np.asarray(X, np.float32).reshape(len(X), -1)
+
+
+class _Imputer:
+    """Training-split medians for NaN features (RDKit descriptors)."""
+
+    def fit(self, X):
+        med = np.nanmedian(X, axis=0) if np.isnan(X).any() else np.zeros(X.shape[1], X.dtype)
+        self.median = np.where(np.isnan(med), 0.0, med).astype(np.float32)
+        return self
+
+    def transform(self, X):
+        return np.where(np.isnan(X), self.median, X) if np.isnan(X).any() else X
+
+
+class Baseline:
+    name: ClassVar[str]
+    task_types: ClassVar[tuple[str, ...]]
+
+    def __init__(self, task_type: str, seed: int = 0, n_jobs: int = 1):
+        self.task_type, self.seed, self.n_jobs = task_type, seed, n_jobs
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if not k.endswith("_") and k not in ("n_jobs",)}
+
+
+@register_baseline
+class RandomForest(Baseline):
+    """scikit-learn random forest per task (labelled rows only), on flattened float features."""
+
+    name = "random_forest"
+    task_types = ("regression", "binary", "multiclass")
+
+    def __init__(self, task_type, seed=0, n_jobs=1, n_estimators: int = 500, max_features: Any = 1.0,
+                 min_samples_leaf: int = 1):
+        super().__init__(task_type, seed, n_jobs)
+        self.n_estimators, self.max_features, self.min_samples_leaf = n_estimators, max_features, min_samples_leaf
+
+    def fit(self, X, y, X_valid=None, y_valid=None):
+        from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+        X = _flat_float(X)
+        self.imputer_ = _Imputer().fit(X)
+        X = self.imputer_.transform(X)
+        cls = RandomForestRegressor if self.task_type == "regression" else RandomForestClassifier
+        self.models_ = []
+        for t in range(y.shape[1]):
+            labelled = ~np.isnan(y[:, t])
+            model = cls(n_estimators=self.n_estimators, max_features=self.max_features,
+                        min_samples_leaf=self.min_samples_leaf, n_jobs=self.n_jobs, random_state=self.seed)
+            model.fit(X[labelled], y[labelled, t])
+            self.models_.append(model)
+        return self
+
+    def predict(self, X):
+        X = self.imputer_.transform(_flat_float(X))
+        if self.task_type == "regression":
+            return np.stack([m.predict(X) for m in self.models_], axis=1)
+        if self.task_type == "multiclass":
+            model = self.models_[0]
+            proba = np.zeros((len(X), int(model.classes_.max()) + 1))
+            proba[:, model.classes_.astype(int)] = model.predict_proba(X)
+            return proba
+        return np.stack([_proba_of_one(m, X) for m in self.models_], axis=1)
+
+
+def _proba_of_one(model, X):
+    classes = list(model.classes_)
+    return model.predict_proba(X)[:, classes.index(1.0)] if 1.0 in classes else np.zeros(len(X))
+
+
+@register_baseline
+class LogisticRegression(Baseline):
+    """Logistic regression on row-normalized, standardized counts (k-mer baseline); the
+    regularization strength C is chosen on the validation split from ``C_grid``."""
+
+    name = "logistic_regression"
+    task_types = ("binary",)
+
+    def __init__(self, task_type, seed=0, n_jobs=1, C_grid: tuple = (0.001, 0.01, 0.1, 1.0, 10.0),
+                 normalize_rows: bool = True, max_iter: int = 2000):
+        super().__init__(task_type, seed, n_jobs)
+        self.C_grid, self.normalize_rows, self.max_iter = list(C_grid), normalize_rows, max_iter
+
+    def _prep(self, X):
+        X = _flat_float(X)
+        if self.normalize_rows:
+            X = X / np.maximum(X.sum(axis=1, keepdims=True), 1)
+        return X
+
+    def fit(self, X, y, X_valid, y_valid):
+        from sklearn.linear_model import LogisticRegression as LR
+        from sklearn.metrics import roc_auc_score
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        X, Xv = self._prep(X), self._prep(X_valid)
+        self.models_, self.chosen_C_ = [], []
+        for t in range(y.shape[1]):
+            lab, labv = ~np.isnan(y[:, t]), ~np.isnan(y_valid[:, t])
+            best = None
+            for C in self.C_grid:
+                model = make_pipeline(StandardScaler(), LR(C=C, max_iter=self.max_iter, random_state=self.seed))
+                model.fit(X[lab], y[lab, t])
+                score = roc_auc_score(y_valid[labv, t], model.predict_proba(Xv[labv])[:, 1])
+                if best is None or score > best[0]:
+                    best = (score, C, model)
+            self.chosen_C_.append(best[1])
+            self.models_.append(best[2])
+        return self
+
+    def predict(self, X):
+        X = self._prep(X)
+        return np.stack([m.predict_proba(X)[:, 1] for m in self.models_], axis=1)
+
+
+@register_baseline
+class ClassicalCount(Baseline):
+    """Cell counting without learning features: Otsu threshold + connected components
+    (scikit-image) per image, then a linear calibration fitted on the training split from
+    (components, foreground area / median single-object area) to the count — touching cells
+    merge into one component, and the area term recovers part of that."""
+
+    name = "classical_count"
+    task_types = ("regression",)
+
+    def __init__(self, task_type, seed=0, n_jobs=1, min_size: int = 4, calibrate: bool = True):
+        super().__init__(task_type, seed, n_jobs)
+        self.min_size, self.calibrate = min_size, calibrate
+
+    def _measure(self, X):
+        from skimage.filters import threshold_otsu
+        from skimage.measure import label, regionprops
+        from skimage.morphology import remove_small_objects
+
+        rows = []
+        for img in np.asarray(X, np.float32).reshape(len(X), -1, *X.shape[-2:]).mean(axis=1):
+            mask = img > threshold_otsu(img) if img.max() > img.min() else np.zeros(img.shape, bool)
+            mask = remove_small_objects(mask, max_size=self.min_size)
+            regions = regionprops(label(mask))
+            areas = np.array([r.area for r in regions]) if regions else np.zeros(0)
+            rows.append((len(regions), areas.sum(), np.median(areas) if len(areas) else 0.0))
+        return np.array(rows, np.float64)
+
+    def _design(self, m):
+        unit = self.unit_area_ if self.unit_area_ > 0 else 1.0
+        return np.column_stack([m[:, 0], m[:, 1] / unit])
+
+    def fit(self, X, y, X_valid=None, y_valid=None):
+        from sklearn.linear_model import LinearRegression
+
+        m = self._measure(X)
+        self.unit_area_ = float(np.median(m[m[:, 0] > 0, 2])) if (m[:, 0] > 0).any() else 1.0
+        self.model_ = LinearRegression().fit(self._design(m), y[:, 0]) if self.calibrate else None
+        return self
+
+    def predict(self, X):
+        m = self._measure(X)
+        if self.model_ is None:
+            return m[:, :1]
+        return self.model_.predict(self._design(m))[:, None]
