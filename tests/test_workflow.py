@@ -1,4 +1,6 @@
-"""End to end: the default workflow featurizes every configured dataset from the vendored data."""
+"""End to end: the default workflow featurizes every configured dataset from the vendored data, and a
+small config runs every stage (split, train with search, baseline, predict, evaluate) twice with
+byte-identical metrics."""
 
 import json
 import os
@@ -22,15 +24,33 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, env=env)
 
 
-@pytest.fixture(scope="module")
-def workflow_run(tmp_path_factory):
-    work = tmp_path_factory.mktemp("wf")
+def copy_workflow(work: Path) -> Path:
     for name in ("Snakefile", "workflow", "config", "data"):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
-    proc = snakemake(work)
+    return work
+
+
+@pytest.fixture(scope="module")
+def workflow_run(tmp_path_factory):
+    """The default config, featurization stage (training everything takes minutes: not a unit test)."""
+    work = copy_workflow(tmp_path_factory.mktemp("wf"))
+    proc = snakemake(work, "features")
     assert proc.returncode == 0, proc.stderr[-3000:]
     return work
+
+
+@pytest.fixture(scope="module")
+def small_runs(tmp_path_factory):
+    """Two clean runs of the small config, every stage."""
+    works = []
+    for i in range(2):
+        work = copy_workflow(tmp_path_factory.mktemp(f"small{i}"))
+        shutil.copy(ROOT / "tests" / "configs" / "small.yaml", work / "config" / "config.yaml")
+        proc = snakemake(work)
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        works.append(work)
+    return works
 
 
 def test_every_dataset_and_featurizer_is_written(workflow_run):
@@ -62,6 +82,27 @@ def test_real_data_counts(workflow_run):
 
 
 def test_second_run_has_nothing_to_do(workflow_run):
-    proc = snakemake(workflow_run, "--dry-run")
+    proc = snakemake(workflow_run, "features", "--dry-run")
     assert proc.returncode == 0
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_small_config_every_stage_and_identical_metrics(small_runs):
+    first, second = small_runs
+    for name in ("fs_mlp", "dna_cnn", "cells_cnn"):
+        a = (first / "results" / "metrics" / f"{name}.json").read_bytes()
+        assert a == (second / "results" / "metrics" / f"{name}.json").read_bytes(), name
+        metrics = json.loads(a)
+        assert set(metrics["models"]) == {metrics["deep_model"], *{"fs_mlp": ["random_forest"],
+                                          "dna_cnn": ["logistic_regression"],
+                                          "cells_cnn": ["classical_count"]}[name]}
+        for scores in metrics["models"].values():
+            assert set(scores) == {"train", "valid", "test"}
+        assert metrics["split"]["audit"]["duplicated_keys"] == 0
+    fs = json.loads((first / "results" / "metrics" / "fs_mlp.json").read_text())
+    assert fs["selection"]["n_trials"] == 2 and fs["split"]["method"] == "scaffold"
+    assert fs["models"]["mlp"]["test"]["mean"]["rmse"] > 0
+    search = (first / "results" / "models" / "fs_mlp" / "search.csv").read_text().splitlines()
+    assert len(search) == 3  # header + one row per trial, each scored on the validation split
+    for stage in ("split", "train", "predict", "baseline", "evaluate"):
+        assert any((first / "logs" / stage).rglob("*.log")), stage

@@ -109,6 +109,107 @@ def cmd_featurize(args) -> int:
     return 0
 
 
+def _experiment_from_args(args) -> dict:
+    if args.experiment:
+        return _load_json_arg(args.experiment, "--experiment")
+    if args.config:
+        from biodl.config import load_config
+
+        config = load_config(args.config)
+        if args.name not in config.get("experiments", {}):
+            raise UserError(f"{args.config}: no experiment {args.name!r} "
+                            f"(have: {', '.join(config.get('experiments', {})) or 'none'})")
+        return config["experiments"][args.name]
+    raise UserError("give --experiment JSON, or --config with --name")
+
+
+def _test_sets(pairs: list[str] | None) -> dict[str, str]:
+    out = {}
+    for pair in pairs or []:
+        name, sep, path = pair.partition("=")
+        if not sep:
+            raise UserError(f"--test-set expects NAME=FEATURES_DIR, got {pair!r}")
+        out[name] = path
+    return out
+
+
+def _logger(verbose: bool):
+    return (lambda msg: print(msg, file=sys.stderr, flush=True)) if verbose else None
+
+
+def cmd_split(args) -> int:
+    from biodl.experiment import split_dataset
+
+    spec = _load_json_arg(args.spec, "--spec")
+    split = split_dataset(args.features, spec, args.out, seed=args.seed, dataset=args.dataset)
+    audit = split["audit"]
+    print(f"{args.out}: {split['method']} split, sizes {split['sizes']}, "
+          f"{audit['duplicated_keys']} canonical inputs in more than one part", file=sys.stderr)
+    return 0
+
+
+def cmd_train(args) -> int:
+    from biodl.experiment import train_experiment
+
+    manifest = train_experiment(args.name, _experiment_from_args(args), args.features, args.split, args.out,
+                                seed=args.seed, log=_logger(args.verbose))
+    scores = {k: round(v, 4) for k, v in manifest.items() if k.startswith("valid_") and v is not None}
+    print(f"{args.out}: {manifest['model_spec']['type']} trained, trial {manifest['selected_trial']} of "
+          f"{manifest['n_trials']} selected, {scores}", file=sys.stderr)
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from biodl import experiment
+
+    if args.features:
+        if not args.split:
+            raise UserError("predict --features also needs --split")
+        experiment.predict_experiment(args.name or Path(args.model).parent.name, args.model, args.features,
+                                      args.split, args.out, test_sets=_test_sets(args.test_set))
+        print(f"{args.out}: predictions written", file=sys.stderr)
+        return 0
+    if not args.inputs:
+        raise UserError("predict: give raw input files, or --features with --split")
+    args.config = None
+    source = _source_from_args(args)
+    frame = experiment.predict_raw(args.model, source, args.out, n_jobs=args.n_jobs)
+    rejected = frame["reject_reason"].ne("")
+    print(f"{args.out}: {len(frame)} inputs, {int((~rejected).sum())} predicted, {int(rejected.sum())} rejected",
+          file=sys.stderr)
+    for reason, n in frame.loc[rejected, "reject_reason"].value_counts().items():
+        print(f"  rejected {n:>5}  {reason}", file=sys.stderr)
+    return 0
+
+
+def cmd_baseline(args) -> int:
+    from biodl.experiment import baseline_experiment
+
+    baseline_experiment(args.name, _experiment_from_args(args), args.features, args.split, args.out,
+                        test_sets=_test_sets(args.test_set), seed=args.seed, n_jobs=args.n_jobs)
+    print(f"{args.out}: baseline predictions written", file=sys.stderr)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from biodl.experiment import evaluate_experiment
+
+    result = evaluate_experiment(args.name, args.predictions, args.split, args.out, task_type=args.task,
+                                 model_manifest=args.model_manifest)
+    for model, parts in result["models"].items():
+        line = ", ".join(f"{part} {_headline(scores)}" for part, scores in parts.items())
+        print(f"{args.name} {model}: {line}", file=sys.stderr)
+    return 0
+
+
+def _headline(scores: dict) -> str:
+    for metric in ("rmse", "roc_auc", "accuracy"):
+        value = scores["mean"].get(metric)
+        if metric in scores["mean"]:
+            return f"{metric} {value:.4f}" if value is not None else f"{metric} n/a"
+    return "?"
+
+
 def cmd_simulate_cells(args) -> int:
     from biodl.simulate import simulate_cells
 
@@ -151,6 +252,66 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-jobs", type=int, default=1, help="worker processes (-1: all cores)")
     p.add_argument("-o", "--out", required=True, help="output dataset directory")
     p.set_defaults(func=cmd_featurize)
+
+    p = sub.add_parser("split", help="featurized dataset -> split JSON (train / valid / test + leakage audit)")
+    p.add_argument("--features", required=True, help="featurized dataset directory")
+    p.add_argument("--spec", required=True,
+                   help='split spec as JSON, e.g. \'{"method": "scaffold", "fractions": [0.8, 0.1, 0.1]}\'')
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dataset", help="dataset name recorded in the split")
+    p.add_argument("-o", "--out", required=True, help="output split JSON")
+    p.set_defaults(func=cmd_split)
+
+    def experiment_args(p):
+        p.add_argument("--name", required=True, help="experiment name (also seeds its random steps)")
+        p.add_argument("--experiment", help="experiment spec as JSON (or a JSON / YAML file)")
+        p.add_argument("--config", help="config.yaml: take the experiment spec named --name from it")
+        p.add_argument("--features", required=True, help="featurized dataset directory")
+        p.add_argument("--split", required=True, help="split JSON")
+        p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("train", help="train (with hyperparameter search on valid) -> model directory")
+    experiment_args(p)
+    p.add_argument("-v", "--verbose", action="store_true", help="log every epoch")
+    p.add_argument("-o", "--out", required=True, help="output model directory")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("baseline", help="train the experiment's non-deep baseline -> predictions parquet")
+    experiment_args(p)
+    p.add_argument("--test-set", action="append", metavar="NAME=FEATURES_DIR", help="extra test set")
+    p.add_argument("--n-jobs", type=int, default=1)
+    p.add_argument("-o", "--out", required=True)
+    p.set_defaults(func=cmd_baseline)
+
+    p = sub.add_parser("predict", help="predict with a saved model, from raw inputs or featurized splits",
+                       description="Raw mode: biodl predict --model model.pt data.csv -o out.csv (featurized "
+                                   "with the model's own featurizer; rejects keep their row with a reason). "
+                                   "Workflow mode: --features DIR --split FILE [--test-set NAME=DIR].")
+    p.add_argument("inputs", nargs="*", help="CSV / SDF / FASTA file(s) or an image folder")
+    p.add_argument("--model", required=True, help="model.pt written by biodl train")
+    p.add_argument("--format", choices=["csv", "sdf", "fasta", "images"])
+    p.add_argument("--input-col", help="CSV column with SMILES or sequences (default: smiles)")
+    p.add_argument("--id-col", help="CSV column with unique ids (default: row number)")
+    p.add_argument("--targets", help=argparse.SUPPRESS)
+    p.add_argument("--label", action="append", help=argparse.SUPPRESS)
+    p.add_argument("--labels", help="images: 'bbbc005' or a labels CSV")
+    p.add_argument("--source", help="source spec as JSON")
+    p.add_argument("--features", help="workflow mode: featurized dataset directory")
+    p.add_argument("--split", help="workflow mode: split JSON")
+    p.add_argument("--test-set", action="append", metavar="NAME=FEATURES_DIR", help="workflow mode: extra test set")
+    p.add_argument("--name", help="experiment name (workflow mode)")
+    p.add_argument("--n-jobs", type=int, default=1)
+    p.add_argument("-o", "--out", required=True, help="output CSV (raw mode) or parquet (workflow mode)")
+    p.set_defaults(func=cmd_predict, dataset=None)
+
+    p = sub.add_parser("evaluate", help="predictions -> metrics JSON (deep model and baseline side by side)")
+    p.add_argument("--name", required=True)
+    p.add_argument("--predictions", nargs="+", required=True, help="prediction parquet files")
+    p.add_argument("--split", required=True)
+    p.add_argument("--task", choices=["regression", "binary", "multiclass"])
+    p.add_argument("--model-manifest", help="the model directory's manifest.json (records the selection)")
+    p.add_argument("-o", "--out", required=True)
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("simulate-cells", help="write BBBC005-style simulated cell images")
     p.add_argument("-o", "--out", required=True, help="output folder")

@@ -43,6 +43,23 @@ def validate_config(config: dict[str, Any], where: str = "config") -> dict[str, 
             if featurizer not in config["featurizers"]:
                 raise UserError(f"{where}: datasets.{name}.featurizers: {featurizer!r} is not defined "
                                 f"under featurizers (have: {', '.join(config['featurizers'])})")
+    for name, exp in config.get("experiments", {}).items():
+        where_exp = f"{where}: experiments.{name}"
+        dataset = config["datasets"].get(exp["dataset"])
+        if dataset is None:
+            raise UserError(f"{where_exp}.dataset: {exp['dataset']!r} is not defined under datasets")
+        for featurizer in (exp["featurizer"], exp.get("baseline", {}).get("featurizer", exp["featurizer"])):
+            if featurizer not in dataset["featurizers"]:
+                raise UserError(f"{where_exp}: featurizer {featurizer!r} is not listed for dataset "
+                                f"{exp['dataset']!r} (have: {', '.join(dataset['featurizers'])})")
+        if exp["split"] not in dataset.get("splits", {}):
+            raise UserError(f"{where_exp}.split: {exp['split']!r} is not defined under "
+                            f"datasets.{exp['dataset']}.splits")
+        for test_set in exp.get("test_sets", []):
+            other = config["datasets"].get(test_set)
+            if other is None or exp["featurizer"] not in other["featurizers"]:
+                raise UserError(f"{where_exp}.test_sets: {test_set!r} must be a dataset featurized with "
+                                f"{exp['featurizer']!r}")
     return config
 
 

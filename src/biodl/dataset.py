@@ -117,7 +117,7 @@ def load_dataset(path: str | os.PathLike, mmap: bool = True) -> FeaturizedDatase
     )
 
 
-def _atomic_dir(out: Path):
+def atomic_dir(out: Path):
     """Context: yields a temporary sibling directory that replaces ``out`` on success."""
     from contextlib import contextmanager
 
@@ -197,7 +197,7 @@ def featurize_source(source: Mapping, featurizer_spec: Mapping | str, out: str |
         names = manifest.get("feature_names") or [str(j) for j in range(X.shape[1])]
         manifest["nonfinite_features"] = {names[j]: int(nan_cols[j]) for j in np.flatnonzero(nan_cols)}
 
-    with _atomic_dir(out) as tmp:
+    with atomic_dir(out) as tmp:
         np.save(tmp / "X.npy", X)
         np.save(tmp / "y.npy", y)
         # ids and raw inputs are (nearly) all distinct: a dictionary page for them is wasted work

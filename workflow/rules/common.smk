@@ -24,3 +24,41 @@ def source_inputs(wildcards):
 
 def quoted_json(value):
     return shlex.quote(json.dumps(value, sort_keys=True))
+
+
+wildcard_constraints:
+    dataset="[A-Za-z0-9_-]+",
+    featurizer="[A-Za-z0-9_-]+",
+    experiment="[A-Za-z0-9_-]+",
+    split="[A-Za-z0-9_-]+",
+
+
+def features_dir(dataset, featurizer):
+    return f"results/features/{dataset}/{featurizer}"
+
+
+def experiment(wildcards):
+    return config["experiments"][wildcards.experiment]
+
+
+def reference_featurizer(dataset):
+    """Splits are computed on the dataset's first featurizer (its meta has the group keys)."""
+    return config["datasets"][dataset]["featurizers"][0]
+
+
+def split_file(exp):
+    return f"results/splits/{exp['dataset']}/{exp['split']}.json"
+
+
+def test_set_args(exp, featurizer):
+    return " ".join(
+        f"--test-set {name}={features_dir(name, featurizer)}" for name in exp.get("test_sets", [])
+    )
+
+
+def test_set_manifests(exp, featurizer):
+    return [f"{features_dir(name, featurizer)}/manifest.json" for name in exp.get("test_sets", [])]
+
+
+def all_metrics():
+    return [f"results/metrics/{name}.json" for name in config.get("experiments", {})]

@@ -1,0 +1,155 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from biodl.dataset import featurize_source
+from biodl.errors import UserError
+from biodl.experiment import predict_raw, search_trials
+from biodl.train import TrainConfig, TrainedModel, fit, masked_loss
+from tests.conftest import DATA, run_cli
+
+FAST = {"epochs": 30, "batch_size": 32, "patience": 8, "progress": False}
+
+
+def regression_data(n=240, d=12, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    y = (X[:, :3] @ np.array([1.5, -2.0, 0.5]) + 3.0 + 0.1 * rng.normal(size=n)).astype(np.float32)[:, None]
+    return X, y
+
+
+def test_regression_learns_and_reports_original_units():
+    X, y = regression_data()
+    model, history = fit({"type": "mlp", "hidden": [32], "dropout": 0.0}, X[:200], y[:200], X[200:], y[200:],
+                         task_type="regression", tasks=["y"], config=FAST)
+    pred = model.predict(X[200:])
+    assert pred.shape == (40, 1)
+    assert np.sqrt(np.mean((pred - y[200:]) ** 2)) < 0.5 * y.std()  # learned, in original units
+    best = min(h["valid_rmse"] for h in history)
+    assert model.info["best_valid_rmse"] == pytest.approx(best)
+    assert history[model.info["best_epoch"]]["valid_rmse"] == pytest.approx(best)
+
+
+def test_early_stopping_restores_the_best_weights():
+    X, y = regression_data()
+    config = {**FAST, "epochs": 200, "patience": 3, "lr": 0.05}
+    model, history = fit({"type": "mlp", "hidden": [64], "dropout": 0.0}, X[:200], y[:200], X[200:], y[200:],
+                         task_type="regression", tasks=["y"], config=config)
+    assert len(history) < 200  # stopped early
+    rmse = float(np.sqrt(np.mean((model.predict(X[200:]) - y[200:]) ** 2)))
+    assert rmse == pytest.approx(model.info["best_valid_rmse"], rel=1e-5)
+
+
+def test_same_seed_same_numbers_on_cpu():
+    X, y = regression_data()
+    runs = [fit({"type": "mlp", "hidden": [16], "dropout": 0.2}, X[:200], y[:200], X[200:], y[200:],
+                task_type="regression", tasks=["y"], config={**FAST, "seed": 3})[0].predict(X) for _ in range(2)]
+    np.testing.assert_array_equal(runs[0], runs[1])
+    other = fit({"type": "mlp", "hidden": [16], "dropout": 0.2}, X[:200], y[:200], X[200:], y[200:],
+                task_type="regression", tasks=["y"], config={**FAST, "seed": 4})[0].predict(X)
+    assert not np.array_equal(runs[0], other)
+
+
+def test_masked_losses_ignore_missing_labels():
+    out = torch.tensor([[0.0, 1.0], [2.0, 3.0]])
+    y = torch.tensor([[0.0, float("nan")], [1.0, 3.0]])
+    assert masked_loss("mse", out, y).item() == pytest.approx((0 + 1 + 0) / 3)
+    bce = masked_loss("bce", out, torch.tensor([[1.0, float("nan")], [float("nan"), float("nan")]]))
+    assert bce.item() == pytest.approx(np.log(2))
+    nll = masked_loss("gaussian_nll", torch.tensor([[1.0, 0.0]]), torch.tensor([[1.0]]))
+    assert nll.item() == pytest.approx(0.0)
+
+
+def test_multitask_binary_with_missing_labels_and_save_load(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 8)).astype(np.float32)
+    y = np.stack([(X[:, 0] > 0), (X[:, 1] > 0)], axis=1).astype(np.float32)
+    y[rng.random(y.shape) < 0.3] = np.nan
+    model, _ = fit({"type": "mlp", "hidden": [16]}, X[:240], y[:240], X[240:], y[240:], task_type="binary",
+                   tasks=["a", "b"], config=FAST)
+    assert model.info["best_valid_roc_auc"] > 0.9
+    model.save(tmp_path / "model.pt")
+    loaded = TrainedModel.load(tmp_path / "model.pt")  # torch.load(weights_only=True) inside
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    assert loaded.tasks == ["a", "b"] and loaded.task_type == "binary"
+
+
+def test_incompatible_model_file_is_a_clear_error(tmp_path):
+    X, y = regression_data(60)
+    model, _ = fit({"type": "mlp", "hidden": [4]}, X[:40], y[:40], X[40:], y[40:], task_type="regression",
+                   tasks=["y"], config={**FAST, "epochs": 2})
+    model.save(tmp_path / "m.pt")
+    payload = torch.load(tmp_path / "m.pt", weights_only=True)
+    payload["format"] = 999
+    torch.save(payload, tmp_path / "old.pt")
+    with pytest.raises(UserError, match="model file format 999 .* reads format 1"):
+        TrainedModel.load(tmp_path / "old.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a model")
+    with pytest.raises(UserError, match="not a biodl model file"):
+        TrainedModel.load(tmp_path / "junk.pt")
+
+
+def test_bad_training_settings():
+    X, y = regression_data(60)
+    with pytest.raises(UserError, match="unknown setting"):
+        TrainConfig.from_dict({"epoch": 3})
+    with pytest.raises(UserError, match="loss 'bce' does not fit task type regression"):
+        fit({"type": "mlp"}, X, y, X, y, task_type="regression", tasks=["y"], config={"loss": "bce"})
+    with pytest.raises(UserError, match="metric 'roc_auc' does not apply to regression"):
+        fit({"type": "mlp", "hidden": [4]}, X, y, X, y, task_type="regression", tasks=["y"],
+            config={**FAST, "epochs": 1, "monitor": "roc_auc"})
+
+
+def test_device_request_without_cuda_is_one_clear_error(monkeypatch):
+    from biodl.device import resolve_device
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    monkeypatch.setenv("BIODL_DEVICE", "cuda")
+    with pytest.raises(UserError, match="CUDA is not available"):
+        resolve_device("auto")
+    monkeypatch.setenv("BIODL_DEVICE", "tpu")
+    with pytest.raises(UserError, match="unknown device 'tpu'"):
+        resolve_device()
+
+
+def test_search_trials_grid_and_random():
+    grid = search_trials({"space": {"model.dropout": [0.0, 0.1], "train.lr": [1e-3, 1e-4]}}, seed=0)
+    assert len(grid) == 4 and {"model.dropout": 0.1, "train.lr": 1e-4} in grid
+    picked = search_trials({"method": "random", "n_trials": 2, "space": {"model.dropout": [0, 0.1, 0.2, 0.3]}}, 1)
+    assert len(picked) == 2 and picked == search_trials(
+        {"method": "random", "n_trials": 2, "space": {"model.dropout": [0, 0.1, 0.2, 0.3]}}, 1)
+    with pytest.raises(UserError, match="must be model.<param> or train.<param>"):
+        search_trials({"space": {"dropout": [0.1]}}, 0)
+
+
+def test_predict_from_raw_inputs_keeps_rejects_keyed_by_id(tmp_path, write):
+    source = {"format": "csv", "path": str(DATA / "molecules" / "freesolv.csv"), "input": "smiles", "id": "id",
+              "targets": ["expt"]}
+    ds = featurize_source(source, {"type": "ecfp", "n_bits": 256}, tmp_path / "fs")
+    X, y = np.asarray(ds.X), ds.y
+    model, _ = fit({"type": "mlp", "hidden": [16]}, X[:500], y[:500], X[500:], y[500:], task_type="regression",
+                   tasks=["expt"], config={**FAST, "epochs": 5}, featurizer_spec=ds.manifest["featurizer"])
+    model.save(tmp_path / "model.pt")
+    new = write("new.csv", "id,smiles\nq1,CCO\nq2,C1CC\nq3,\nq4,c1ccccc1\n")
+    frame = predict_raw(tmp_path / "model.pt", {"format": "csv", "path": str(new), "id": "id"}, tmp_path / "p.csv")
+    assert frame["id"].tolist() == ["q1", "q2", "q3", "q4"]
+    assert frame["expt_pred"].notna().tolist() == [True, False, False, True]
+    assert frame["reject_reason"].tolist()[1:3] == ["invalid SMILES syntax", "missing SMILES"]
+    expected = model.predict(np.asarray(featurize_source({"format": "csv", "path": str(new), "id": "id"},
+                                                         ds.manifest["featurizer"], tmp_path / "n").X))
+    np.testing.assert_allclose(frame["expt_pred"].dropna().to_numpy(), expected[:, 0], rtol=1e-6)
+
+    code, _, err = run_cli("predict", "--model", tmp_path / "model.pt", new, "--id-col", "id",
+                           "-o", tmp_path / "cli.csv")
+    assert code == 0 and "4 inputs, 2 predicted, 2 rejected" in err
+    code, _, err = run_cli("predict", "--model", tmp_path / "nope.pt", new, "-o", tmp_path / "x.csv")
+    assert code == 2 and "model file not found" in err and err.strip().count("\n") == 0
+
+
+def test_cli_train_errors_are_one_line(tmp_path):
+    code, _, err = run_cli("train", "--name", "x", "--experiment", json.dumps({"model": {"type": "mlp"}}),
+                           "--features", tmp_path / "none", "--split", tmp_path / "s.json", "-o", tmp_path / "m")
+    assert code == 2 and "not a featurized dataset" in err and err.strip().count("\n") == 0

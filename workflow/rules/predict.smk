@@ -1,0 +1,43 @@
+rule predict:
+    input:
+        model="results/models/{experiment}/manifest.json",
+        split=lambda wc: split_file(experiment(wc)),
+        test_sets=lambda wc: test_set_manifests(experiment(wc), experiment(wc)["featurizer"]),
+    output:
+        "results/predictions/{experiment}.parquet",
+    params:
+        features=lambda wc: features_dir(experiment(wc)["dataset"], experiment(wc)["featurizer"]),
+        test_sets=lambda wc: test_set_args(experiment(wc), experiment(wc)["featurizer"]),
+    log:
+        "logs/predict/{experiment}.log",
+    benchmark:
+        "benchmarks/predict/{experiment}.tsv"
+    shell:
+        "biodl predict --name {wildcards.experiment} --model results/models/{wildcards.experiment}/model.pt "
+        "--features {params.features} --split {input.split} {params.test_sets} --out {output} 2> {log}"
+
+
+def baseline_featurizer(exp):
+    return exp["baseline"].get("featurizer", exp["featurizer"])
+
+
+rule baseline:
+    input:
+        features=lambda wc: f"{features_dir(experiment(wc)['dataset'], baseline_featurizer(experiment(wc)))}/manifest.json",
+        split=lambda wc: split_file(experiment(wc)),
+        test_sets=lambda wc: test_set_manifests(experiment(wc), baseline_featurizer(experiment(wc))),
+    output:
+        "results/predictions/{experiment}.baseline.parquet",
+    params:
+        features=lambda wc: features_dir(experiment(wc)["dataset"], baseline_featurizer(experiment(wc))),
+        spec=lambda wc: quoted_json(experiment(wc)),
+        test_sets=lambda wc: test_set_args(experiment(wc), baseline_featurizer(experiment(wc))),
+        seed=config["seed"],
+    threads: config["n_jobs"]
+    log:
+        "logs/baseline/{experiment}.log",
+    benchmark:
+        "benchmarks/baseline/{experiment}.tsv"
+    shell:
+        "biodl baseline --name {wildcards.experiment} --experiment {params.spec} --features {params.features} "
+        "--split {input.split} {params.test_sets} --seed {params.seed} --n-jobs {threads} --out {output} 2> {log}"
