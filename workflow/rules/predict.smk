@@ -30,7 +30,8 @@ rule baseline:
         "results/predictions/{experiment}.baseline.parquet",
     params:
         features=lambda wc: features_dir(experiment(wc)["dataset"], baseline_featurizer(experiment(wc))),
-        spec=lambda wc: quoted_json(experiment(wc)),
+        # only what the baseline reads: changing the deep model's settings must not retrain it
+        spec=lambda wc: quoted_json({k: v for k, v in experiment(wc).items() if k in ("task", "baseline")}),
         test_sets=lambda wc: test_set_args(experiment(wc), baseline_featurizer(experiment(wc))),
         seed=config["seed"],
     threads: config["n_jobs"]
