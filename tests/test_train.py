@@ -153,3 +153,34 @@ def test_cli_train_errors_are_one_line(tmp_path):
     code, _, err = run_cli("train", "--name", "x", "--experiment", json.dumps({"model": {"type": "mlp"}}),
                            "--features", tmp_path / "none", "--split", tmp_path / "s.json", "-o", tmp_path / "m")
     assert code == 2 and "not a featurized dataset" in err and err.strip().count("\n") == 0
+
+
+@pytest.mark.parametrize("optimizer,lr", [("adam", 0.01), ("adamw", 0.01), ("rmsprop", 0.001), ("sgd", 0.01)])
+def test_optimizers_train(optimizer, lr):
+    X, y = regression_data(120)
+    model, history = fit({"type": "mlp", "hidden": [16]}, X[:100], y[:100], X[100:], y[100:],
+                         task_type="regression", tasks=["y"],
+                         config={**FAST, "epochs": 8, "optimizer": optimizer, "lr": lr})
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+
+
+def test_cosine_schedule_and_gradient_clipping():
+    X, y = regression_data(120)
+    _, history = fit({"type": "mlp", "hidden": [16]}, X[:100], y[:100], X[100:], y[100:], task_type="regression",
+                     tasks=["y"], config={**FAST, "epochs": 6, "patience": 6, "lr_schedule": "cosine",
+                                          "grad_clip": 1.0})
+    lrs = [h["lr"] for h in history]
+    assert lrs[0] == pytest.approx(1e-3) and all(a > b for a, b in zip(lrs, lrs[1:]))
+    with pytest.raises(UserError, match="lr_schedule"):
+        TrainConfig.from_dict({"lr_schedule": "step"})
+
+
+def test_multiclass_softmax_head():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 6)).astype(np.float32)
+    y = X[:, :3].argmax(axis=1).astype(np.float32)[:, None]
+    model, _ = fit({"type": "mlp", "hidden": [32]}, X[:240], y[:240], X[240:], y[240:], task_type="multiclass",
+                   tasks=["cls"], config=FAST)
+    proba = model.predict(X[240:])
+    assert proba.shape == (60, 3) and np.allclose(proba.sum(axis=1), 1, atol=1e-5)
+    assert model.info["best_valid_accuracy"] > 0.8
