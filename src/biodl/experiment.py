@@ -24,7 +24,9 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from biodl.domain import domain_payload, is_molecular, similarity_to_training
 from biodl.errors import UserError
+from biodl.uncertainty import UncertaintySpec, calibrate, sample_outputs
 
 PARTS = ("train", "valid", "test")
 
@@ -115,11 +117,17 @@ def train_experiment(name: str, experiment: Mapping, features: str | Path, split
     pos = positions(ds, split)
     task = experiment.get("task") or infer_task_type(ds.y)
     X, y = ds.X, ds.y
+    unc = UncertaintySpec.from_dict(experiment.get("uncertainty"))
+    base_train = dict(experiment.get("train", {}))
+    if unc.heteroscedastic:
+        if task != "regression":
+            raise UserError(f"experiment {name!r}: uncertainty.heteroscedastic applies to regression, not {task}")
+        base_train.setdefault("loss", "gaussian_nll")
     train_seed = derive_seed(seed, name)
     trials = []
     best = None
     for i, overrides in enumerate(search_trials(experiment.get("search"), derive_seed(seed, name, "search"))):
-        model_spec, train_cfg = apply_overrides(experiment["model"], experiment.get("train", {}), overrides)
+        model_spec, train_cfg = apply_overrides(experiment["model"], base_train, overrides)
         model_spec = _model_spec_for(model_spec, ds.manifest["featurizer"])
         config = TrainConfig.from_dict({**train_cfg, "seed": train_seed})
         t0 = time.perf_counter()
@@ -135,13 +143,26 @@ def train_experiment(name: str, experiment: Mapping, features: str | Path, split
         if best is None or is_better(score, best[0], monitor):
             best = (score, i, overrides, model, history)
     score, index, overrides, model, history = best
+    monitor = model.info["monitor"]
     model.info.update({"experiment": name, "selected_trial": index, "selected_overrides": overrides,
+                       "train_seed": train_seed,
                        "split": {"method": split.get("method"), "seed": split.get("seed"), "path": str(split_path)}})
+    members = _train_ensemble_members(name, experiment, base_train, overrides, unc, ds, pos, task, seed, log)
+    model.members = [m.module for m in members]
+    model.uncertainty = unc.to_dict()
+    valid_samples = sample_outputs(model, X[pos["valid"]], unc, seed=train_seed)
+    model.calibration = calibrate(model, valid_samples, y[pos["valid"]], unc,
+                                  what=f"experiment {name!r}, validation split")
+    if is_molecular(ds.manifest["featurizer"]):
+        model.domain = domain_payload(ds.meta["input"].to_numpy()[pos["train"]].tolist())
     manifest = {
         "experiment": name, "task_type": task, "tasks": ds.tasks, "model_spec": model.model_spec,
         "featurizer": ds.manifest["featurizer"], "features": str(features), "seed": seed, "train_seed": train_seed,
-        "selected_trial": index, "selected_overrides": overrides, f"valid_{model.info['monitor']}": score,
+        "selected_trial": index, "selected_overrides": overrides, f"valid_{monitor}": score,
         "n_trials": len(trials), "info": model.info, "versions": ds.manifest["versions"],
+        "uncertainty": model.uncertainty, "calibration": model.calibration,
+        "ensemble": {"members": 1 + len(members), "member_valid_scores": [score] + [
+            m.info[f"best_valid_{monitor}"] for m in members]} if members else None,
     }
     with atomic_dir(Path(out)) as tmp:
         model.save(tmp / "model.pt")
@@ -149,6 +170,30 @@ def train_experiment(name: str, experiment: Mapping, features: str | Path, split
         _write_csv(tmp / "search.csv", trials)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
     return manifest
+
+
+def _train_ensemble_members(name, experiment, base_train, overrides, unc, ds, pos, task, seed, log) -> list:
+    """Members 1..K-1 of a deep ensemble: the selected configuration from other seeds. A member
+    that fails to train fails the run: a silently smaller ensemble would understate σ."""
+    from biodl.train import TrainConfig, derive_seed, fit
+
+    if unc.method != "ensemble":
+        return []
+    model_spec, train_cfg = apply_overrides(experiment["model"], base_train, overrides)
+    model_spec = _model_spec_for(model_spec, ds.manifest["featurizer"])
+    members = []
+    for k in range(1, unc.members):
+        log(f"ensemble member {k + 1} of {unc.members}")
+        config = TrainConfig.from_dict({**train_cfg, "seed": derive_seed(seed, name, "member", str(k))})
+        try:
+            member, _ = fit(model_spec, ds.X[pos["train"]], ds.y[pos["train"]], ds.X[pos["valid"]],
+                            ds.y[pos["valid"]], task_type=task, tasks=ds.tasks, config=config,
+                            n_classes=experiment.get("n_classes"), featurizer_spec=ds.manifest["featurizer"])
+        except Exception as exc:  # noqa: BLE001 — any failure of a member fails the ensemble, loudly
+            raise UserError(f"experiment {name!r}: ensemble member {k + 1} of {unc.members} failed to train "
+                            f"({type(exc).__name__}: {exc}); no smaller ensemble is saved") from None
+        members.append(member)
+    return members
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
@@ -161,26 +206,34 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
 
 # -- predictions (long format: one row per sample × task) ------------------------------------
 def prediction_frame(model_name: str, split_name: str, ds, idx: np.ndarray, pred: np.ndarray, task_type: str,
-                     tasks: list[str], sigma: np.ndarray | None = None):
-    """Columns: model, split, id, row, task, y_true, y_pred [, y_std] [, proba (multiclass)]."""
+                     tasks: list[str], extras: Mapping[str, Any] | None = None):
+    """Columns: model, split, id, row, task, y_true, y_pred [, proba (multiclass)] + ``extras``.
+
+    ``extras`` maps a column name to per-item values: an (N, T) array (one value per item and task),
+    an (N,) array or a list of N values (the same for every task of an item, e.g. max_tanimoto or a
+    multiclass prediction set).
+    """
     import pandas as pd
 
     ids = ds.meta["id"].to_numpy()[idx]
     rows = ds.meta["row"].to_numpy()[idx]
+    extras = extras or {}
     frames = []
-    if task_type == "multiclass":
-        frames.append(pd.DataFrame({"model": model_name, "split": split_name, "id": ids, "row": rows,
-                                    "task": tasks[0], "y_true": ds.y[idx, 0].astype(np.float64),
-                                    "y_pred": pred.argmax(axis=1).astype(np.float64),
-                                    "proba": [list(map(float, p)) for p in pred]}))
-    else:
-        for t, task in enumerate(tasks):
-            frame = pd.DataFrame({"model": model_name, "split": split_name, "id": ids, "row": rows, "task": task,
-                                  "y_true": ds.y[idx, t].astype(np.float64),
-                                  "y_pred": pred[:, t].astype(np.float64)})
-            if sigma is not None:
-                frame["y_std"] = sigma[:, t].astype(np.float64)
-            frames.append(frame)
+    n_task_rows = 1 if task_type == "multiclass" else len(tasks)
+    for t in range(n_task_rows):
+        frame = pd.DataFrame({"model": model_name, "split": split_name, "id": ids, "row": rows, "task": tasks[t],
+                              "y_true": ds.y[idx, t].astype(np.float64)})
+        if task_type == "multiclass":
+            frame["y_pred"] = pred.argmax(axis=1).astype(np.float64)
+            frame["proba"] = [list(map(float, p)) for p in pred]
+        else:
+            frame["y_pred"] = pred[:, t].astype(np.float64)
+        for column, values in extras.items():
+            if isinstance(values, np.ndarray) and values.ndim == 2 and task_type != "multiclass":
+                frame[column] = values[:, t].astype(np.float64)
+            else:
+                frame[column] = list(values) if not isinstance(values, np.ndarray) else values.astype(np.float64)
+        frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 
 
@@ -189,14 +242,44 @@ def _check_finite(pred: np.ndarray, what: str) -> None:
         raise UserError(f"{what}: {int((~np.isfinite(pred)).sum())} predictions are NaN or infinite")
 
 
+def uncertainty_columns(result: Mapping[str, Any], task_type: str) -> dict[str, Any]:
+    """:func:`biodl.uncertainty.predict_with_uncertainty` output → prediction-frame columns.
+
+    regression: y_std (total σ), y_std_epistemic, y_std_aleatoric, lower_<L> / upper_<L> (conformal
+    interval at level L %, σ-normalized where the model has σ) and lower_abs_<L> / upper_abs_<L>
+    (absolute-residual conformal). binary: y_pred_uncalibrated (before temperature scaling),
+    entropy, mutual_info. multiclass: proba_uncalibrated, entropy, mutual_info, set_<L> (conformal
+    prediction sets).
+    """
+    columns: dict[str, Any] = {}
+    if task_type == "regression":
+        columns.update({"y_std": result["sigma"], "y_std_epistemic": result["epistemic"],
+                        "y_std_aleatoric": result["aleatoric"]})
+        for key, (lower, upper) in result["intervals"].items():
+            columns[f"lower_{key}"], columns[f"upper_{key}"] = lower, upper
+        return columns
+    columns["entropy"], columns["mutual_info"] = result["entropy"], result["mutual_info"]
+    raw = result["pred_uncalibrated"]
+    if task_type == "multiclass":
+        columns["proba_uncalibrated"] = [list(map(float, p)) for p in raw]
+    else:
+        columns["y_pred_uncalibrated"] = raw
+    for key, sets in result["sets"].items():
+        columns[f"set_{key}"] = sets
+    return columns
+
+
 def predict_experiment(name: str, model_path: str | Path, features: str | Path, split_path: str | Path,
                        out: str | Path, *, test_sets: Mapping[str, str | Path] | None = None) -> None:
-    """Predictions of the trained model on every split part and on each extra test set."""
+    """Predictions of the trained model on every split part and on each extra test set, with its
+    uncertainty (σ components, calibrated intervals or sets) and, for molecules, the maximum
+    Tanimoto similarity to the training set."""
     import pandas as pd
 
     from biodl.dataset import load_dataset
     from biodl.splits import load_split
     from biodl.train import TrainedModel
+    from biodl.uncertainty import predict_with_uncertainty
 
     model = TrainedModel.load(model_path)
     label = model.model_spec["type"]
@@ -206,9 +289,14 @@ def predict_experiment(name: str, model_path: str | Path, features: str | Path, 
     split = load_split(split_path)
     for part, ds, scope in sources:
         idx = np.arange(len(ds)) if scope == "all" else positions(ds, split)[part]
-        pred, sigma = model.predict(np.asarray(ds.X[idx]), return_std=True)
-        _check_finite(pred, f"experiment {name!r} ({part})")
-        frames.append(prediction_frame(label, part, ds, idx, pred, model.task_type, model.tasks, sigma))
+        result = predict_with_uncertainty(model, np.asarray(ds.X[idx]))
+        _check_finite(result["pred"], f"experiment {name!r} ({part})")
+        if "sigma" in result:
+            _check_finite(result["sigma"], f"experiment {name!r} ({part}) uncertainty")
+        extras = uncertainty_columns(result, model.task_type)
+        if model.domain:
+            extras["max_tanimoto"] = similarity_to_training(model.domain, ds.meta["input"].to_numpy()[idx].tolist())
+        frames.append(prediction_frame(label, part, ds, idx, result["pred"], model.task_type, model.tasks, extras))
     _write_parquet(pd.concat(frames, ignore_index=True), out)
 
 
@@ -294,6 +382,9 @@ def evaluate_experiment(name: str, predictions: list[str | Path], split_path: st
                 scores[part] = compute_metrics(y_true, y_pred, task_type, tasks=tasks)
             except UserError as exc:
                 raise UserError(f"experiment {name!r}, model {model_name}, {part}: {exc}") from None
+            uncertainty = uncertainty_scores(sub, task_type)
+            if uncertainty:
+                scores[part]["uncertainty"] = uncertainty
         result["models"][model_name] = scores
     if model_manifest:
         manifest = json.loads(Path(model_manifest).read_text())
@@ -304,6 +395,84 @@ def evaluate_experiment(name: str, predictions: list[str | Path], split_path: st
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, sort_keys=True, allow_nan=False) + "\n")
     return result
+
+
+def _raw_prediction_columns(model, X: np.ndarray) -> dict[str, Any]:
+    """Per-input output columns of ``biodl predict``: <task>_pred, and the model's uncertainty —
+    <task>_std (+ _epistemic / _aleatoric), <task>_lower_<L> / _upper_<L>; classifiers
+    <task>_entropy, <task>_mutual_info; multiclass proba_<c> and set_<L> (space-separated classes)."""
+    from biodl.uncertainty import predict_with_uncertainty
+
+    result = predict_with_uncertainty(model, X)
+    pred = result["pred"]
+    columns: dict[str, Any] = {}
+    if model.task_type == "multiclass":
+        task = model.tasks[0]
+        columns.update({f"proba_{c}": pred[:, c] for c in range(pred.shape[1])})
+        columns[f"{task}_pred"] = pred.argmax(axis=1)
+        columns[f"{task}_entropy"], columns[f"{task}_mutual_info"] = result["entropy"], result["mutual_info"]
+        columns.update({f"set_{key}": sets for key, sets in result["sets"].items()})
+        return columns
+    for t, task in enumerate(model.tasks):
+        columns[f"{task}_pred"] = pred[:, t]
+        if model.task_type == "regression":
+            if (model.uncertainty or {}).get("method", "none") != "none" or model.loss == "gaussian_nll":
+                columns[f"{task}_std"] = result["sigma"][:, t]
+                columns[f"{task}_std_epistemic"] = result["epistemic"][:, t]
+                columns[f"{task}_std_aleatoric"] = result["aleatoric"][:, t]
+            for key, (lower, upper) in result["intervals"].items():
+                if not key.startswith("abs_"):
+                    columns[f"{task}_lower_{key}"], columns[f"{task}_upper_{key}"] = lower[:, t], upper[:, t]
+        else:
+            columns[f"{task}_entropy"], columns[f"{task}_mutual_info"] = (result["entropy"][:, t],
+                                                                          result["mutual_info"][:, t])
+    return columns
+
+
+def uncertainty_scores(frame, task_type: str) -> dict[str, Any]:
+    """Uncertainty metrics of one model on one split part, per task (see biodl.uncertainty).
+
+    Regression needs σ or conformal interval columns (baselines have neither: {}); classifiers are
+    always scored for calibration (ECE, Brier, NLL), before and after temperature scaling where the
+    predictions carry both.
+    """
+    from scipy.stats import spearmanr
+
+    from biodl.uncertainty import classification_uncertainty_metrics, regression_uncertainty_metrics
+
+    out: dict[str, Any] = {}
+    for task, sub in frame.groupby("task", sort=False):
+        labelled = sub[sub["y_true"].notna()]
+        y = labelled["y_true"].to_numpy()
+        if task_type == "regression":
+            levels = sorted(c[len("lower_"):] for c in labelled.columns if c.startswith("lower_"))
+            if "y_std" not in labelled and not levels:
+                continue
+            intervals = {key: (labelled[f"lower_{key}"].to_numpy(), labelled[f"upper_{key}"].to_numpy())
+                         for key in levels}
+            sigma = labelled["y_std"].to_numpy() if "y_std" in labelled else None
+            scores = regression_uncertainty_metrics(y, labelled["y_pred"].to_numpy(), sigma, intervals)
+        else:
+            multiclass = task_type == "multiclass"
+            proba = np.stack(labelled["proba"].to_numpy()) if multiclass else labelled["y_pred"].to_numpy()
+            sets = {c[len("set_"):]: labelled[c].tolist() for c in labelled.columns if c.startswith("set_")}
+            entropy = labelled["entropy"].to_numpy() if "entropy" in labelled else None
+            scores = classification_uncertainty_metrics(y, proba, multiclass, entropy, sets or None)
+            raw_column = "proba_uncalibrated" if multiclass else "y_pred_uncalibrated"
+            if raw_column in labelled:
+                raw = np.stack(labelled[raw_column].to_numpy()) if multiclass else labelled[raw_column].to_numpy()
+                before = classification_uncertainty_metrics(y, raw, multiclass)
+                scores["uncalibrated"] = {k: before[k] for k in ("ece", "brier", "nll")}
+        if "max_tanimoto" in labelled and len(labelled) > 2:
+            similarity = labelled["max_tanimoto"].to_numpy()
+            error = np.abs(y - labelled["y_pred"].to_numpy())
+            ok = ~np.isnan(similarity)
+            scores["applicability_domain"] = {
+                "mean_max_tanimoto": float(np.nanmean(similarity)),
+                "spearman_error_similarity": (float(spearmanr(error[ok], similarity[ok]).statistic)
+                                              if ok.sum() > 2 and np.ptp(similarity[ok]) > 0 else None)}
+        out[str(task)] = scores
+    return out
 
 
 # -- predict from raw inputs (a user's CSV / FASTA / image folder) ------------------------------
@@ -331,21 +500,18 @@ def predict_raw(model_path: str | Path, source: Mapping, out: str | Path, *, n_j
     reasons = dict(read_rejected)
     reasons.update({int(candidates[r.index]): r.reason for r in result.rejects})
     frame = pd.DataFrame({"id": table.ids, "input": [str(x) if x is not None else "" for x in table.inputs]})
-    if len(result.X):
-        pred, sigma = model.predict(np.asarray(result.X), return_std=True)
-    else:
-        pred, sigma = np.zeros((0, len(model.tasks))), None
     rows = candidates[result.kept]
-    if model.task_type == "multiclass":
-        columns = {f"proba_{c}": pred[:, c] for c in range(pred.shape[1])}
-        columns[f"{model.tasks[0]}_pred"] = pred.argmax(axis=1) if len(pred) else pred[:, 0]
-    else:
-        columns = {f"{task}_pred": pred[:, t] for t, task in enumerate(model.tasks)}
-        if sigma is not None:
-            columns.update({f"{task}_std": sigma[:, t] for t, task in enumerate(model.tasks)})
+    columns = _raw_prediction_columns(model, np.asarray(result.X)) if len(result.X) else {}
+    if model.domain and len(rows):
+        columns["max_tanimoto"] = similarity_to_training(model.domain, [table.inputs[i] for i in rows])
     for col, values in columns.items():
-        full = np.full(len(table), np.nan)
-        full[rows] = values
+        if isinstance(values, list):
+            full = [""] * len(table)
+            for r, v in zip(rows, values):
+                full[r] = " ".join(map(str, v))
+        else:
+            full = np.full(len(table), np.nan)
+            full[rows] = values
         frame[col] = full
     frame["reject_reason"] = [reasons.get(i, "") for i in range(len(table))]
     out = Path(out)

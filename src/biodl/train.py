@@ -197,14 +197,26 @@ class TrainedModel:
     n_classes: int | None = None
     featurizer_spec: dict | None = None
     info: dict = field(default_factory=dict)
+    #: further deep-ensemble members (same architecture and preprocessing, other seeds)
+    members: list = field(default_factory=list)
+    #: the experiment's uncertainty spec and the calibrators fitted on its validation split
+    uncertainty: dict | None = None
+    calibration: dict | None = None
+    #: applicability domain of molecule models: packed training fingerprints (biodl.domain)
+    domain: dict | None = None
+
+    def all_modules(self) -> list:
+        """The selected network first, then the other ensemble members."""
+        return [self.module, *self.members]
 
     def raw_outputs(self, X: np.ndarray, batch_size: int = 1024, device: str | None = None,
-                    dropout: bool = False) -> np.ndarray:
+                    dropout: bool = False, module=None) -> np.ndarray:
         """Network outputs (N, n_outputs) before any link function; ``dropout=True`` keeps
-        dropout layers active (MC dropout) while everything else (batch norm) stays in eval mode."""
+        dropout layers active (MC dropout) while everything else (batch norm) stays in eval mode.
+        ``module``: another ensemble member (default: the selected network)."""
         import torch
 
-        module = self.module
+        module = module if module is not None else self.module
         device = device or next(module.parameters()).device
         module.eval()
         if dropout:
@@ -256,7 +268,11 @@ class TrainedModel:
             "preprocessor": self.preprocessor.state(),
             "featurizer_spec": self.featurizer_spec,
             "info": json.loads(json.dumps(self.info, default=str)),
-            "state_dict": {k: v.detach().cpu() for k, v in self.module.state_dict().items()},
+            "state_dict": _cpu_state(self.module),
+            "members": [_cpu_state(m) for m in self.members],
+            "uncertainty": self.uncertainty,
+            "calibration": self.calibration,
+            "domain": self.domain,
         }
         path = Path(path)
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -284,15 +300,24 @@ class TrainedModel:
                             f"{MODEL_FORMAT} — retrain the model or use the matching biodl version")
         task_type, loss = payload["task_type"], payload["loss"]
         n_out = n_outputs_for(task_type, loss, len(payload["tasks"]), payload["n_classes"])
-        module = build_model(payload["model_spec"], input_shape=tuple(payload["input_shape"]), n_outputs=n_out)
-        module.load_state_dict(payload["state_dict"])
-        if device:
-            module.to(device)
-        module.eval()
-        return cls(module=module, model_spec=payload["model_spec"], input_shape=tuple(payload["input_shape"]),
+        modules = []
+        for state in [payload["state_dict"], *payload.get("members", [])]:
+            module = build_model(payload["model_spec"], input_shape=tuple(payload["input_shape"]), n_outputs=n_out)
+            module.load_state_dict(state)
+            if device:
+                module.to(device)
+            module.eval()
+            modules.append(module)
+        return cls(module=modules[0], model_spec=payload["model_spec"], input_shape=tuple(payload["input_shape"]),
                    task_type=task_type, tasks=payload["tasks"], loss=loss,
                    preprocessor=Preprocessor(**payload["preprocessor"]), n_classes=payload["n_classes"],
-                   featurizer_spec=payload["featurizer_spec"], info=payload["info"])
+                   featurizer_spec=payload["featurizer_spec"], info=payload["info"], members=modules[1:],
+                   uncertainty=payload.get("uncertainty"), calibration=payload.get("calibration"),
+                   domain=payload.get("domain"))
+
+
+def _cpu_state(module) -> dict:
+    return {k: v.detach().cpu() for k, v in module.state_dict().items()}
 
 
 # -- the loop ----------------------------------------------------------------------------------
