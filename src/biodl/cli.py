@@ -210,6 +210,24 @@ def _headline(scores: dict) -> str:
     return "?"
 
 
+def cmd_report(args) -> int:
+    from biodl.report import write_experiment_report
+
+    experiment = _load_json_arg(args.experiment, "--experiment") if args.experiment else None
+    out = write_experiment_report(args.name, args.metrics, args.predictions, args.out, model_dir=args.model_dir,
+                                  split_path=args.split, features=args.features, experiment=experiment)
+    print(f"{out}: report written", file=sys.stderr)
+    return 0
+
+
+def cmd_leaderboard(args) -> int:
+    from biodl.report import write_index
+
+    out = write_index(args.metrics, args.out)
+    print(f"{out}: {len(args.metrics)} experiments ranked", file=sys.stderr)
+    return 0
+
+
 def cmd_simulate_cells(args) -> int:
     from biodl.simulate import simulate_cells
 
@@ -312,6 +330,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-manifest", help="the model directory's manifest.json (records the selection)")
     p.add_argument("-o", "--out", required=True)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("report", help="one experiment -> self-contained HTML report",
+                       description="Render an experiment's report (scores beside the baseline, data and split "
+                                   "summary, learning curve, parity / ROC, calibration, most uncertain items).")
+    p.add_argument("--name", required=True)
+    p.add_argument("--metrics", required=True, help="metrics JSON written by biodl evaluate")
+    p.add_argument("--predictions", nargs="+", required=True, help="prediction parquet files (model, baseline)")
+    p.add_argument("--model-dir", help="the model directory (manifest.json, history.csv, search.csv)")
+    p.add_argument("--split", help="split JSON")
+    p.add_argument("--features", help="featurized dataset directory (data summary, inputs, thumbnails)")
+    p.add_argument("--experiment", help="the experiment spec as JSON (shown in the report)")
+    p.add_argument("-o", "--out", required=True, help="output .html")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("leaderboard", help="metrics JSONs -> index.html ranking every experiment")
+    p.add_argument("--metrics", nargs="+", required=True)
+    p.add_argument("-o", "--out", required=True)
+    p.set_defaults(func=cmd_leaderboard)
 
     p = sub.add_parser("simulate-cells", help="write BBBC005-style simulated cell images")
     p.add_argument("-o", "--out", required=True, help="output folder")

@@ -441,6 +441,8 @@ def uncertainty_scores(frame, task_type: str) -> dict[str, Any]:
     from biodl.uncertainty import classification_uncertainty_metrics, regression_uncertainty_metrics
 
     out: dict[str, Any] = {}
+    # predictions of a model and its baseline share one frame: a column the model lacks is all-NaN
+    frame = frame.dropna(axis=1, how="all")
     for task, sub in frame.groupby("task", sort=False):
         labelled = sub[sub["y_true"].notna()]
         y = labelled["y_true"].to_numpy()

@@ -170,7 +170,7 @@ def conformal_quantile(scores: np.ndarray, level: float, what: str) -> float:
     n = len(scores)
     k = math.ceil((n + 1) * level)
     if k > n:
-        minimum = math.ceil(level / (1 - level))
+        minimum = next(m for m in range(1, 10**7) if math.ceil((m + 1) * level) <= m)
         raise UserError(f"{what}: conformal calibration at level {level:g} needs at least {minimum} labelled "
                         f"validation rows, the validation split has {n}")
     return float(scores[k - 1])

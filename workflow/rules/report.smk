@@ -1,0 +1,53 @@
+def all_reports():
+    """A report per experiment and the leaderboard (none without experiments)."""
+    names = list(config.get("experiments", {}))
+    return [f"results/reports/{name}.html" for name in names] + (["results/reports/index.html"] if names else [])
+
+
+def report_predictions(wc):
+    return [f"results/predictions/{wc.experiment}.parquet"] + (
+        [f"results/predictions/{wc.experiment}.baseline.parquet"] if "baseline" in experiment(wc) else []
+    )
+
+
+rule report:
+    wildcard_constraints:
+        experiment="(?!index$)[A-Za-z0-9_-]+",  # index.html is the leaderboard
+    input:
+        metrics="results/metrics/{experiment}.json",
+        predictions=report_predictions,
+        model="results/models/{experiment}/manifest.json",
+        split=lambda wc: split_file(experiment(wc)),
+        features=lambda wc: f"{features_dir(experiment(wc)['dataset'], experiment(wc)['featurizer'])}/manifest.json",
+    output:
+        report(
+            "results/reports/{experiment}.html",
+            caption="../report/experiment.rst",
+            category="Experiments",
+            labels={"experiment": "{experiment}"},
+        ),
+    params:
+        model_dir="results/models/{experiment}",
+        features=lambda wc: features_dir(experiment(wc)["dataset"], experiment(wc)["featurizer"]),
+        spec=lambda wc: quoted_json(experiment(wc)),
+    log:
+        "logs/report/{experiment}.log",
+    benchmark:
+        "benchmarks/report/{experiment}.tsv"
+    shell:
+        "biodl report --name {wildcards.experiment} --metrics {input.metrics} --predictions {input.predictions} "
+        "--model-dir {params.model_dir} --split {input.split} --features {params.features} "
+        "--experiment {params.spec} --out {output} 2> {log}"
+
+
+rule leaderboard:
+    input:
+        all_metrics(),
+    output:
+        report("results/reports/index.html", caption="../report/index.rst", category="Leaderboard"),
+    log:
+        "logs/report/index.log",
+    benchmark:
+        "benchmarks/report/index.tsv"
+    shell:
+        "biodl leaderboard --metrics {input} --out {output} 2> {log}"
