@@ -62,3 +62,14 @@ def test_set_manifests(exp, featurizer):
 
 def all_metrics():
     return [f"results/metrics/{name}.json" for name in config.get("experiments", {})]
+
+
+def baseline_featurizer(exp):
+    return exp["baseline"].get("featurizer", exp["featurizer"])
+
+
+def evaluation_inputs(wc):
+    inputs = [f"results/predictions/{wc.experiment}.parquet"]
+    if "baseline" in experiment(wc):
+        inputs.append(f"results/predictions/{wc.experiment}.baseline.parquet")
+    return inputs

@@ -1,10 +1,3 @@
-def evaluation_inputs(wc):
-    inputs = [f"results/predictions/{wc.experiment}.parquet"]
-    if "baseline" in experiment(wc):
-        inputs.append(f"results/predictions/{wc.experiment}.baseline.parquet")
-    return inputs
-
-
 rule evaluate:
     input:
         predictions=evaluation_inputs,
@@ -14,6 +7,8 @@ rule evaluate:
         "results/metrics/{experiment}.json",
     params:
         task=lambda wc: f"--task {experiment(wc)['task']}" if "task" in experiment(wc) else "",
+    conda:
+        "../envs/biodl.yaml"
     log:
         "logs/evaluate/{experiment}.log",
     benchmark:

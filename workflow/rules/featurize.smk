@@ -8,6 +8,8 @@ rule featurize:
         source=lambda wc: quoted_json(config["datasets"][wc.dataset]["source"]),
         featurizer=lambda wc: quoted_json(config["featurizers"][wc.featurizer]),
     threads: config["n_jobs"]
+    conda:
+        "../envs/biodl.yaml"
     log:
         "logs/featurize/{dataset}/{featurizer}.log",
     benchmark:

@@ -8,6 +8,8 @@ rule predict:
     params:
         features=lambda wc: features_dir(experiment(wc)["dataset"], experiment(wc)["featurizer"]),
         test_sets=lambda wc: test_set_args(experiment(wc), experiment(wc)["featurizer"]),
+    conda:
+        "../envs/biodl.yaml"
     log:
         "logs/predict/{experiment}.log",
     benchmark:
@@ -15,10 +17,6 @@ rule predict:
     shell:
         "biodl predict --name {wildcards.experiment} --model results/models/{wildcards.experiment}/model.pt "
         "--features {params.features} --split {input.split} {params.test_sets} --out {output} 2> {log}"
-
-
-def baseline_featurizer(exp):
-    return exp["baseline"].get("featurizer", exp["featurizer"])
 
 
 rule baseline:
@@ -35,6 +33,8 @@ rule baseline:
         test_sets=lambda wc: test_set_args(experiment(wc), baseline_featurizer(experiment(wc))),
         seed=config["seed"],
     threads: config["n_jobs"]
+    conda:
+        "../envs/biodl.yaml"
     log:
         "logs/baseline/{experiment}.log",
     benchmark:

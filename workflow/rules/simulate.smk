@@ -7,6 +7,8 @@ rule simulate_cells:
         sites=config["simulate_cells"]["sites"],
         blurs=",".join(map(str, config["simulate_cells"]["blurs"])),
         size=config["simulate_cells"]["size"],
+    conda:
+        "../envs/biodl.yaml"
     log:
         "logs/simulate_cells.log",
     benchmark:

@@ -7,6 +7,8 @@ rule split:
         features=lambda wc: features_dir(wc.dataset, reference_featurizer(wc.dataset)),
         spec=lambda wc: quoted_json(config["datasets"][wc.dataset]["splits"][wc.split]),
         seed=config["seed"],
+    conda:
+        "../envs/biodl.yaml"
     log:
         "logs/split/{dataset}/{split}.log",
     benchmark:

@@ -11,12 +11,18 @@ rule train:
         seed=config["seed"],
     threads: config["n_jobs"]
     resources:
+        # `gpu: true` in an experiment: one GPU and this job's threads as CPUs per GPU (the SLURM
+        # executor turns these into --gpus=1 --cpus-per-gpu=N); partitions / accounts: user's profile
         gpu=lambda wc: 1 if experiment(wc).get("gpu") else 0,
+        cpus_per_gpu=lambda wc, threads: threads if experiment(wc).get("gpu") else 0,
+    conda:
+        "../envs/biodl.yaml"
     log:
         "logs/train/{experiment}.log",
     benchmark:
         "benchmarks/train/{experiment}.tsv"
     shell:
-        "OMP_NUM_THREADS={threads} biodl train --name {wildcards.experiment} --experiment {params.spec} "
+        "BIODL_EXPECT_GPU={resources.gpu} OMP_NUM_THREADS={threads} "
+        "biodl train --name {wildcards.experiment} --experiment {params.spec} "
         "--features {params.features} --split {input.split} --seed {params.seed} --verbose "
         "--out {params.out} 2> {log}"
