@@ -104,5 +104,79 @@ def test_small_config_every_stage_and_identical_metrics(small_runs):
     assert fs["models"]["mlp"]["test"]["mean"]["rmse"] > 0
     search = (first / "results" / "models" / "fs_mlp" / "search.csv").read_text().splitlines()
     assert len(search) == 3  # header + one row per trial, each scored on the validation split
-    for stage in ("split", "train", "predict", "baseline", "evaluate"):
+    for stage in ("split", "train", "predict", "baseline", "evaluate", "report"):
         assert any((first / "logs" / stage).rglob("*.log")), stage
+
+
+# -- reports ------------------------------------------------------------------------------------
+def test_small_config_uncertainty_in_metrics(small_runs):
+    first = small_runs[0]
+    fs = json.loads((first / "results" / "metrics" / "fs_mlp.json").read_text())
+    u = fs["models"]["mlp"]["test"]["uncertainty"]["expt"]
+    assert set(u["coverage"]) == {"80", "90", "abs_80", "abs_90"} and u["nll"] is not None
+    assert "uncertainty" not in fs["models"]["random_forest"]["test"]  # a forest states no σ here
+    dna = json.loads((first / "results" / "metrics" / "dna_cnn.json").read_text())
+    for model in ("cnn1d", "logistic_regression"):  # every classifier is scored for calibration
+        assert dna["models"][model]["test"]["uncertainty"]["oct4"]["ece"] is not None
+    assert "uncalibrated" in dna["models"]["cnn1d"]["test"]["uncertainty"]["oct4"]
+    cells = json.loads((first / "results" / "models" / "cells_cnn" / "manifest.json").read_text())
+    assert cells["info"]["train_config"]["loss"] == "gaussian_nll" and cells["calibration"]["levels"] == [0.8]
+
+
+def test_reports_are_self_contained_pages(small_runs):
+    reports = small_runs[0] / "results" / "reports"
+    for name in ("fs_mlp", "dna_cnn", "cells_cnn"):
+        html = (reports / f"{name}.html").read_text()
+        for section in ("Data and split", "Scores", "Uncertainty", "Figures", "Most uncertain test items",
+                        "Configuration and selection", "leakage audit"):
+            assert section in html, (name, section)
+        assert html.count('src="data:image/png;base64,') >= 4, name
+        assert "http://" not in html and "https://" not in html  # nothing to fetch: works offline
+    assert (reports / "cells_cnn.html").read_text().count('width="64"') >= 3  # image thumbnails
+    index = (reports / "index.html").read_text()
+    for name in ("fs_mlp", "dna_cnn", "cells_cnn"):
+        assert f'href="{name}.html"' in index
+
+
+def _chromium() -> str | None:
+    return next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+
+
+def _load_in_browser(browser: str, page: Path) -> dict:
+    """Open ``page`` in headless Chromium; the page's own script records errors and decoded images
+    as attributes of <body> (see report/templates/_base.html.j2)."""
+    import re
+
+    proc = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000",
+                           "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    body = re.search(r"<body([^>]*)>", proc.stdout)
+    assert body, proc.stderr[-2000:]
+    return dict(re.findall(r'data-([a-z-]+)="([^"]*)"', body.group(1)))
+
+
+def test_reports_load_in_a_headless_browser(small_runs, tmp_path):
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no chromium on PATH (.ci/run installs Debian's chromium)")
+    for page in sorted((small_runs[0] / "results" / "reports").glob("*.html")):
+        state = _load_in_browser(browser, page)
+        assert state.get("ready") == "1", page.name
+        assert "errors" not in state, (page.name, state.get("errors"))
+        if page.name != "index.html":
+            assert int(state["images-total"]) >= 4 and state["images-loaded"] == state["images-total"], page.name
+    # the check can fail: a page with an undecodable figure is caught
+    good = (small_runs[0] / "results" / "reports" / "fs_mlp.html").read_text()
+    broken = tmp_path / "broken.html"
+    broken.write_text(good.replace('src="data:image/png;base64,', 'src="data:image/png;base64,AAAA', 1))
+    state = _load_in_browser(browser, broken)
+    assert int(state["images-loaded"]) == int(state["images-total"]) - 1
+
+
+def test_snakemake_report(small_runs):
+    work = small_runs[0]
+    proc = snakemake(work, "--report", "report.zip")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    import zipfile
+
+    names = zipfile.ZipFile(work / "report.zip").namelist()
+    assert any(n.endswith("fs_mlp.html") for n in names) and any(n.endswith("index.html") for n in names)
