@@ -303,3 +303,35 @@ def test_domain_similarity():
     assert domain["n_train"] == 2
     sim = similarity_to_training(domain, ["CCO", "CCCO", "C1CCCCC1N", "###"])
     assert sim[0] == 1.0 and 0 < sim[1] < 1 and sim[2] < sim[1] and np.isnan(sim[3])
+
+
+def test_multiclass_end_to_end_sets_and_temperature(tmp_path):
+    """FreeSolv binned into three classes by hydration free energy: MC dropout, temperature scaling and
+    conformal prediction sets through predict and evaluate, and in raw predict."""
+    from biodl.dataset import featurize_source
+    from biodl.experiment import evaluate_experiment, predict_experiment, predict_raw, split_dataset, train_experiment
+
+    table = pd.read_csv(DATA / "molecules" / "freesolv.csv")
+    table["band"] = pd.qcut(table["expt"], 3, labels=False).astype(float)
+    table.to_csv(tmp_path / "bands.csv", index=False)
+    source = {"format": "csv", "path": str(tmp_path / "bands.csv"), "input": "smiles", "id": "id",
+              "targets": ["band"]}
+    featurize_source(source, {"type": "rdkit_descriptors", "descriptors": DESCRIPTORS}, tmp_path / "features")
+    split_dataset(tmp_path / "features", {"method": "random"}, tmp_path / "split.json", seed=1)
+    spec = {**experiment({"method": "mc_dropout", "passes": 6, "levels": [0.9]}), "task": "multiclass",
+            "n_classes": 3}
+    manifest = train_experiment("bands", spec, tmp_path / "features", tmp_path / "split.json", tmp_path / "m", seed=0)
+    assert manifest["calibration"]["temperature"] > 0 and "90" in manifest["calibration"]["conformal_sets"]
+    predict_experiment("bands", tmp_path / "m" / "model.pt", tmp_path / "features", tmp_path / "split.json",
+                       tmp_path / "p.parquet")
+    frame = pd.read_parquet(tmp_path / "p.parquet")
+    assert {"proba", "proba_uncalibrated", "entropy", "mutual_info", "set_90"} <= set(frame.columns)
+    assert frame["set_90"].map(len).between(1, 3).all()
+    metrics = evaluate_experiment("bands", [tmp_path / "p.parquet"], tmp_path / "split.json", tmp_path / "m.json",
+                                  task_type="multiclass")
+    u = metrics["models"]["mlp"]["test"]["uncertainty"]["band"]
+    assert 0 < u["set_coverage"]["90"] <= 1 and 1 <= u["set_size"]["90"] <= 3
+    assert u["ece"] is not None and "uncalibrated" in u
+    raw = predict_raw(tmp_path / "m" / "model.pt", {**source, "targets": []}, tmp_path / "raw.csv")
+    assert {"proba_0", "proba_2", "band_pred", "band_entropy", "set_90", "max_tanimoto"} <= set(raw.columns)
+    assert raw["set_90"].str.len().gt(0).all()
