@@ -65,16 +65,16 @@ class TrainConfig:
         return config
 
 
-def _adam(params, c):
+def _adam(params, c, fused=None):
     import torch
 
-    return torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay)
+    return torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay, fused=fused)
 
 
-def _adamw(params, c):
+def _adamw(params, c, fused=None):
     import torch
 
-    return torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay)
+    return torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay, fused=fused)
 
 
 def _rmsprop(params, c):
@@ -390,7 +390,10 @@ def fit(model_spec: dict, X_train: np.ndarray, y_train: np.ndarray, X_valid: np.
 
     Xt = torch.from_numpy(pre.transform_X(X_train)).to(device)
     yt = torch.from_numpy(pre.transform_y(np.asarray(y_train))).to(device)
-    optimizer = OPTIMIZERS[config.optimizer](module.parameters(), config)
+    # a model whose step is mostly the optimizer (the sparse-input MLP) asks for torch's fused Adam kernel
+    fused = {"fused": True} if (getattr(module, "fused_optimizer", False) and config.optimizer in ("adam", "adamw")
+                                and str(device).split(":")[0] in ("cpu", "cuda")) else {}
+    optimizer = OPTIMIZERS[config.optimizer](module.parameters(), config, **fused)
     scheduler = None
     if config.lr_schedule == "plateau":
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max" if greater else "min",
