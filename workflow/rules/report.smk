@@ -12,7 +12,7 @@ def report_predictions(wc):
 
 rule report:
     wildcard_constraints:
-        experiment="(?!index$)[A-Za-z0-9_-]+",  # index.html is the leaderboard
+        experiment=r"(?!index\.html$)[A-Za-z0-9_-]+",  # index.html is the leaderboard
     input:
         metrics="results/metrics/{experiment}.json",
         predictions=report_predictions,
