@@ -7,7 +7,10 @@ rule train:
     params:
         out="results/models/{experiment}",
         features=lambda wc: features_dir(experiment(wc)["dataset"], experiment(wc)["featurizer"]),
-        spec=lambda wc: quoted_json(experiment(wc)),
+        # what training reads: the baseline, free text and extra test sets do not retrain the model
+        spec=lambda wc: quoted_json(
+            {k: v for k, v in experiment(wc).items() if k not in ("baseline", "description", "test_sets")}
+        ),
         seed=config["seed"],
     threads: config["n_jobs"]
     resources:
