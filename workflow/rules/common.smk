@@ -73,3 +73,9 @@ def evaluation_inputs(wc):
     if "baseline" in experiment(wc):
         inputs.append(f"results/predictions/{wc.experiment}.baseline.parquet")
     return inputs
+
+
+def all_reports():
+    """A report per experiment and the leaderboard (none without experiments)."""
+    names = list(config.get("experiments", {}))
+    return [f"results/reports/{name}.html" for name in names] + (["results/reports/index.html"] if names else [])

@@ -1,21 +1,9 @@
-def all_reports():
-    """A report per experiment and the leaderboard (none without experiments)."""
-    names = list(config.get("experiments", {}))
-    return [f"results/reports/{name}.html" for name in names] + (["results/reports/index.html"] if names else [])
-
-
-def report_predictions(wc):
-    return [f"results/predictions/{wc.experiment}.parquet"] + (
-        [f"results/predictions/{wc.experiment}.baseline.parquet"] if "baseline" in experiment(wc) else []
-    )
-
-
 rule report:
     wildcard_constraints:
         experiment=r"(?!index\.html$)[A-Za-z0-9_-]+",  # index.html is the leaderboard
     input:
         metrics="results/metrics/{experiment}.json",
-        predictions=report_predictions,
+        predictions=evaluation_inputs,
         model="results/models/{experiment}/manifest.json",
         split=lambda wc: split_file(experiment(wc)),
         features=lambda wc: f"{features_dir(experiment(wc)['dataset'], experiment(wc)['featurizer'])}/manifest.json",
@@ -27,9 +15,11 @@ rule report:
             labels={"experiment": "{experiment}"},
         ),
     params:
-        model_dir="results/models/{experiment}",
-        features=lambda wc: features_dir(experiment(wc)["dataset"], experiment(wc)["featurizer"]),
+        model_dir=lambda wc, input: os.path.dirname(input.model),
+        features=lambda wc, input: os.path.dirname(input.features),
         spec=lambda wc: quoted_json(experiment(wc)),
+    conda:
+        "../envs/biodl.yaml"
     log:
         "logs/report/{experiment}.log",
     benchmark:
@@ -45,6 +35,8 @@ rule leaderboard:
         all_metrics(),
     output:
         report("results/reports/index.html", caption="../report/index.rst", category="Leaderboard"),
+    conda:
+        "../envs/biodl.yaml"
     log:
         "logs/report/index.log",
     benchmark:
