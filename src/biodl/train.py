@@ -390,9 +390,10 @@ def fit(model_spec: dict, X_train: np.ndarray, y_train: np.ndarray, X_valid: np.
 
     Xt = torch.from_numpy(pre.transform_X(X_train)).to(device)
     yt = torch.from_numpy(pre.transform_y(np.asarray(y_train))).to(device)
-    # a model whose step is mostly the optimizer (the sparse-input MLP) asks for torch's fused Adam kernel
-    fused = {"fused": True} if (getattr(module, "fused_optimizer", False) and config.optimizer in ("adam", "adamw")
-                                and str(device).split(":")[0] in ("cpu", "cuda")) else {}
+    # a model whose step is mostly the optimizer (the MLP on sparse fingerprints) asks for torch's fused Adam
+    wants_fused = getattr(module, "wants_fused_optimizer", None)
+    fused = {"fused": True} if (wants_fused is not None and config.optimizer in ("adam", "adamw")
+                                and wants_fused(Xt[:config.batch_size])) else {}
     optimizer = OPTIMIZERS[config.optimizer](module.parameters(), config, **fused)
     scheduler = None
     if config.lr_schedule == "plateau":

@@ -140,12 +140,13 @@ class MLP(Model):
         self.body = nn.Sequential(*layers)
         self.head = (first if not hidden else nn.Linear)(width, self.n_outputs)
 
-    @property
-    def fused_optimizer(self) -> bool:
-        """Asks :func:`biodl.train.fit` for torch's fused Adam / AdamW kernel (the same update rule
-        in one pass per tensor instead of ~8 with temporaries): once the first layer is a gather,
-        the optimizer's walk over its ``in × out`` weights is most of a training step."""
-        return self.config["sparse_input"] != "false"
+    def wants_fused_optimizer(self, x: torch.Tensor) -> bool:
+        """Whether :func:`biodl.train.fit` should use torch's fused Adam / AdamW kernel (the same
+        update rule in one pass per tensor instead of ~8 with temporaries) for training batches
+        like ``x``: yes when they take the sparse path, where the optimizer's walk over the first
+        layer's ``in × out`` weights is most of a step. Dense input keeps the plain optimizer (and
+        so exactly the numbers of a plain MLP)."""
+        return self.uses_sparse_path(x) and x.device.type in ("cpu", "cuda")
 
     @property
     def first_linear(self) -> nn.Linear:
