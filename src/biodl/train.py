@@ -15,14 +15,14 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from biodl import __version__
-from biodl.errors import UserError
+from biodl.errors import UserError, settings_from_dict
 
 MODEL_FORMAT = 1
 TASK_TYPES = ("regression", "binary", "multiclass")
@@ -52,12 +52,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict | None) -> "TrainConfig":
-        values = dict(values or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise UserError(f"train: unknown setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        config = cls(**values)
+        config = settings_from_dict(cls, values, "train")
         if config.optimizer not in OPTIMIZERS:
             raise UserError(f"train.optimizer: {config.optimizer!r} (choose from {', '.join(OPTIMIZERS)})")
         if config.lr_schedule not in ("none", "plateau", "cosine"):

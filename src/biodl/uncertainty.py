@@ -27,12 +27,12 @@ classifiers ECE, Brier, NLL, AUROC of the entropy for flagging mistakes, set cov
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
 
-from biodl.errors import UserError
+from biodl.errors import UserError, settings_from_dict
 
 METHODS = ("none", "mc_dropout", "ensemble")
 #: the largest |errors| an uncertainty should flag: those above this quantile of the split's |errors|
@@ -53,11 +53,7 @@ class UncertaintySpec:
     @classmethod
     def from_dict(cls, values: Mapping | None) -> "UncertaintySpec":
         values = dict(values or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise UserError(f"uncertainty: unknown setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        spec = cls(**values)
+        spec = settings_from_dict(cls, values, "uncertainty")
         if spec.method not in METHODS:
             raise UserError(f"uncertainty.method: {spec.method!r} (choose from {', '.join(METHODS)})")
         if spec.method == "ensemble" and spec.members < 2:

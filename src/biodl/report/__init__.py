@@ -224,7 +224,11 @@ def write_experiment_report(name: str, metrics_path: str | Path, predictions: Se
         "uncertain_label": unc_label, "uncertain": uncertain,
         "headline": _headline(metrics),
     }
-    html = _env().get_template("experiment.html.j2").render(**context)
+    return _write_page(_env().get_template("experiment.html.j2").render(**context), out)
+
+
+def _write_page(html: str, out: str | Path) -> Path:
+    """Write atomically: a page is complete or absent."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
@@ -259,7 +263,7 @@ def _headline(metrics: dict) -> dict:
                             if p not in PARTS_ORDER} if deep else {}}
 
 
-def write_index(metrics_paths: Sequence[str | Path], out: str | Path, *, report_dir: str | Path | None = None) -> Path:
+def write_index(metrics_paths: Sequence[str | Path], out: str | Path) -> Path:
     """The leaderboard: every experiment, grouped by dataset and task type, ranked by its deep
     model's test score on the primary metric, with its baseline and uncertainty numbers beside it."""
     rows = []
@@ -283,10 +287,4 @@ def write_index(metrics_paths: Sequence[str | Path], out: str | Path, *, report_
             row["rank"] = rank
         ranked.append({"dataset": dataset, "task_type": task_type, "metric": metric, "greater": greater,
                        "rows": members})
-    html = _env().get_template("index.html.j2").render(groups=ranked, n=len(rows))
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(html)
-    tmp.replace(out)
-    return out
+    return _write_page(_env().get_template("index.html.j2").render(groups=ranked, n=len(rows)), out)
