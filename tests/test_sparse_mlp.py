@@ -220,3 +220,17 @@ def test_fit_is_deterministic_with_the_fused_optimizer():
     pred_sparse, _ = run(dropout=0.0, input_dropout=0.0)
     pred_dense, _ = run(dropout=0.0, input_dropout=0.0, sparse_input="false")
     np.testing.assert_allclose(pred_dense, pred_sparse, atol=1e-4)
+
+
+def test_dense_features_give_bit_identical_training():
+    """Float descriptors take the dense path with the plain optimizer: exactly a plain MLP's numbers."""
+    from biodl.train import fit
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(70, 37)).astype(np.float32)
+    y = (X[:, :3].sum(1, keepdims=True) + rng.normal(0, 0.1, (70, 1))).astype(np.float32)
+    preds = [fit({"type": "mlp", "hidden": [24, 9], "dropout": 0.2, "sparse_input": mode}, X[:50], y[:50],
+                 X[50:], y[50:], task_type="regression", tasks=["t"],
+                 config={"epochs": 3, "batch_size": 7, "weight_decay": 1e-4, "progress": False})[0].predict(X)
+             for mode in ("auto", "false")]
+    np.testing.assert_array_equal(preds[0], preds[1])

@@ -40,8 +40,10 @@ class InputLinear(nn.Linear):
             self.weight = nn.Parameter(self.weight.t().contiguous())  # (in, out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Dense: ``x (B, in)`` float → ``(B, out)``."""
-        return torch.addmm(self.bias, x, self.weight) if self.bias is not None else x @ self.weight
+        """Dense: ``x (B, in)`` float → ``(B, out)``, computed exactly as :class:`torch.nn.Linear`
+        does (an ``(out, in)`` copy of the weight; its gradient comes back through the copy), so a
+        model on dense features gives bit-identical results whichever layer it holds."""
+        return F.linear(x, self.weight.t().contiguous(), self.bias)
 
     def forward_sparse(self, x: torch.Tensor, dropout: nn.Module | None = None) -> torch.Tensor:
         """``self(dropout(x.float()))`` for a mostly-zero 2-D ``x``, touching only its non-zeros.
