@@ -104,3 +104,24 @@ def test_granted_gpu_is_used_and_named():
     assert device == "cuda"
     info = describe_device(device)
     assert info["gpu_name"] == torch.cuda.get_device_name(0) and info["cuda_device_count"] >= 1
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cli_train_with_cuda_forced_but_absent_is_one_line_exit_2(tmp_path, monkeypatch):
+    from tests.conftest import DATA, run_cli
+
+    features, split = tmp_path / "features", tmp_path / "split.json"
+    code, _, err = run_cli("featurize", DATA / "molecules" / "freesolv.csv", "--id-col", "id", "--targets", "expt",
+                           "--featurizer", "rdkit_descriptors", "--param", 'descriptors=["MolWt","MolLogP"]',
+                           "-o", features)
+    assert code == 0, err
+    code, _, err = run_cli("split", "--features", features, "--spec", '{"method": "random"}', "-o", split)
+    assert code == 0, err
+    monkeypatch.setenv("BIODL_DEVICE", "cuda")
+    code, _, err = run_cli("train", "--name", "x", "--features", features, "--split", split, "-o",
+                             tmp_path / "model", "--experiment",
+                             '{"model": {"type": "mlp", "hidden": [4]}, "train": {"epochs": 1}}')
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "device 'cuda' requested but CUDA is not available" in lines[0], err
+    assert not (tmp_path / "model" / "manifest.json").exists()
