@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from biodl.models.base import (ACTIVATIONS, Model, check_bool, check_choice, check_int_list,
-                               check_probability, make_activation)
+from biodl.models.base import (
+    ACTIVATIONS,
+    Model,
+    check_bool,
+    check_choice,
+    check_int_list,
+    check_probability,
+    make_activation,
+)
 from biodl.models.registry import register_model
 
 #: ``sparse_input`` values: auto = sparse first layer for integer (bits / counts) CPU batches with at
