@@ -53,7 +53,8 @@ class InputLinear(nn.Linear):
         model on dense features gives bit-identical results whichever layer it holds."""
         return F.linear(x, self.weight.t().contiguous(), self.bias)
 
-    def forward_sparse(self, x: torch.Tensor, dropout: nn.Module | None = None) -> torch.Tensor:
+    def forward_sparse(self, x: torch.Tensor, dropout: nn.Module | None = None,
+                       nonzero: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """``self(dropout(x.float()))`` for a mostly-zero 2-D ``x``, touching only its non-zeros.
 
         Each row is a bag of (column, value) pairs; the output row is the value-weighted sum of
@@ -62,9 +63,10 @@ class InputLinear(nn.Linear):
         O(in × out). The weight's gradient is the same dense tensor the dense product gets (zero
         for inputs off in the whole batch), so optimizers and weight decay behave identically.
         ``dropout`` (an ``nn.Dropout``) acts on the non-zero values only: dropping a zero is a
-        no-op, so this is the same masking as dropout on the dense input.
+        no-op, so this is the same masking as dropout on the dense input. ``nonzero``: ``x``'s
+        ``nonzero(as_tuple=True)`` when the caller has it already.
         """
-        rows, cols = x.nonzero(as_tuple=True)  # row-major order: each row's entries are contiguous
+        rows, cols = x.nonzero(as_tuple=True) if nonzero is None else nonzero  # row-major order
         values = x[rows, cols].to(self.weight.dtype)
         if dropout is not None:
             values = dropout(values)
@@ -163,22 +165,30 @@ class MLP(Model):
         """The Linear that reads the input: the first hidden layer, or the head when ``hidden`` is []."""
         return self.body[2] if len(self.body) > 2 else self.head
 
-    def uses_sparse_path(self, x: torch.Tensor) -> bool:
-        """Whether ``forward(x)`` computes the first Linear as a gather-sum over non-zero inputs."""
+    def _may_be_sparse(self, x: torch.Tensor) -> bool:
+        """The checks of :meth:`uses_sparse_path` that do not read the data."""
         mode = self.config["sparse_input"]
         if mode == "false" or x.dim() < 2 or (x.requires_grad and torch.is_grad_enabled()):
             return False  # a gradient with respect to the input (saliency) needs every entry
-        if mode == "true":
-            return True
-        if x.is_floating_point() or x.is_complex() or x.device.type != "cpu" or x.numel() == 0:
-            return False
-        return int(torch.count_nonzero(x)) <= SPARSE_MAX_DENSITY * x.numel()
+        return mode == "true" or not (x.is_floating_point() or x.is_complex() or x.device.type != "cpu"
+                                      or x.numel() == 0)
+
+    def _dense_enough(self, n_nonzero: int, x: torch.Tensor) -> bool:
+        return self.config["sparse_input"] == "auto" and n_nonzero > SPARSE_MAX_DENSITY * x.numel()
+
+    def uses_sparse_path(self, x: torch.Tensor) -> bool:
+        """Whether ``forward(x)`` computes the first Linear as a gather-sum over non-zero inputs."""
+        return self._may_be_sparse(x) and not self._dense_enough(int(torch.count_nonzero(x)), x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, *input_shape)`` any real dtype → float32 ``(B, n_outputs)``."""
-        if not self.uses_sparse_path(x):
+        if not self._may_be_sparse(x):
             return self.head(self.body(x.float()))
-        h = self.first_linear.forward_sparse(x.flatten(1), dropout=self.body[1])
+        x = x.flatten(1)
+        nonzero = x.nonzero(as_tuple=True)  # read once: the density check and the gather share it
+        if self._dense_enough(len(nonzero[0]), x):
+            return self.head(self.body(x.float()))
+        h = self.first_linear.forward_sparse(x, dropout=self.body[1], nonzero=nonzero)
         if len(self.body) == 2:  # no hidden layer: the head read the input
             return h
         for layer in itertools.islice(self.body, 3, None):
