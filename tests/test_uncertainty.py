@@ -335,3 +335,16 @@ def test_multiclass_end_to_end_sets_and_temperature(tmp_path):
     raw = predict_raw(tmp_path / "m" / "model.pt", {**source, "targets": []}, tmp_path / "raw.csv")
     assert {"proba_0", "proba_2", "band_pred", "band_entropy", "set_90", "max_tanimoto"} <= set(raw.columns)
     assert raw["set_90"].str.len().gt(0).all()
+
+
+def test_separate_calibration_rows_are_never_used_for_early_stopping(freesolv):
+    from biodl.experiment import calibration_halves
+
+    valid = np.arange(100, 164)
+    stop, cal = calibration_halves(valid, seed=4)
+    assert len(stop) == len(cal) == 32 and not set(stop) & set(cal) and set(stop) | set(cal) == set(valid)
+    assert np.array_equal(calibration_halves(valid, seed=4)[1], cal)
+    model, manifest = train(freesolv, "sep", {"method": "mc_dropout", "passes": 5, "calibration_rows": "separate"})
+    assert manifest["calibration"]["n_valid"] == 32 and manifest["info"]["n_valid"] == 32
+    with pytest.raises(UserError, match="calibration_rows"):
+        UncertaintySpec.from_dict({"calibration_rows": "both"})

@@ -49,6 +49,9 @@ class UncertaintySpec:
     heteroscedastic: bool = False  # train a mean + log-variance head with the Gaussian NLL
     levels: list = field(default_factory=lambda: [0.9])  # conformal coverage levels
     temperature: bool = True  # temperature-scale classifiers on the validation split
+    #: shared: calibrate on the rows that early stopping and selection used (more rows for both);
+    #: separate: a seeded half of the validation split is kept for calibration alone
+    calibration_rows: str = "shared"
 
     @classmethod
     def from_dict(cls, values: Mapping | None) -> "UncertaintySpec":
@@ -60,6 +63,8 @@ class UncertaintySpec:
             raise UserError(f"uncertainty.members: an ensemble needs at least 2 members, got {spec.members}")
         if spec.method == "mc_dropout" and spec.passes < 2:
             raise UserError(f"uncertainty.passes: MC dropout needs at least 2 passes, got {spec.passes}")
+        if spec.calibration_rows not in ("shared", "separate"):
+            raise UserError(f"uncertainty.calibration_rows: {spec.calibration_rows!r} (choose shared or separate)")
         spec.levels = sorted({float(v) for v in spec.levels})
         if not spec.levels or not all(0 < v < 1 for v in spec.levels):
             raise UserError(f"uncertainty.levels: coverage levels must lie in (0, 1), got {values.get('levels')}")
