@@ -26,7 +26,7 @@ import numpy as np
 
 from biodl.domain import domain_payload, is_molecular, similarity_to_training
 from biodl.errors import UserError
-from biodl.uncertainty import UncertaintySpec, calibrate, sample_outputs
+from biodl.uncertainty import UncertaintySpec, calibrate, conformal_quantile, sample_outputs
 
 PARTS = ("train", "valid", "test")
 
@@ -123,6 +123,12 @@ def train_experiment(name: str, experiment: Mapping, features: str | Path, split
         # residuals on rows early stopping already fitted are optimistic (bench/uncertainty.py --diagnose:
         # about -0.04 test coverage at 90 %): calibrate on a seeded half that selection never sees
         pos["valid"], calibration_rows = calibration_halves(pos["valid"], derive_seed(seed, name, "calibration"))
+    where = "validation split" if unc.calibration_rows == "shared" else "calibration half of the validation split"
+    if task in ("regression", "multiclass") and len(calibration_rows):
+        # fail before minutes of training, not after: the conformal levels need enough labelled rows
+        labelled = int((~np.isnan(y[calibration_rows])).sum(axis=0).min())
+        for level in unc.levels:
+            conformal_quantile(np.zeros(labelled), level, f"experiment {name!r}, {where}")
     base_train = dict(experiment.get("train", {}))
     if unc.heteroscedastic:
         if task != "regression":
@@ -155,7 +161,6 @@ def train_experiment(name: str, experiment: Mapping, features: str | Path, split
     members = _train_ensemble_members(name, experiment, base_train, overrides, unc, ds, pos, task, seed, log)
     model.members = [m.module for m in members]
     model.uncertainty = unc.to_dict()
-    where = "validation split" if unc.calibration_rows == "shared" else "calibration half of the validation split"
     model.calibration = calibrate(model, sample_outputs(model, X[calibration_rows], unc, seed=train_seed),
                                   y[calibration_rows], unc, what=f"experiment {name!r}, {where}")
     if is_molecular(ds.manifest["featurizer"]):
