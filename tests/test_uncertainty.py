@@ -273,7 +273,8 @@ def test_predictions_metrics_and_nan_error(freesolv):
     assert 0 <= u["coverage"]["90"] <= 1 and u["mean_width"]["90"] > u["mean_width"]["80"]
     for key in ("nll", "miscalibration_area", "ence", "spearman_error_sigma", "auroc_sigma_large_error"):
         assert u[key] is not None, key
-    assert "spearman_error_similarity" in u["applicability_domain"]
+    assert -1 <= u["applicability_domain"]["spearman_error_similarity"] <= 1
+    assert 0 < u["applicability_domain"]["mean_max_tanimoto"] < 1
 
     # a model that outputs NaN: the error names the experiment
     from biodl.train import TrainedModel
@@ -309,6 +310,15 @@ def test_domain_similarity():
     assert domain["n_train"] == 2
     sim = similarity_to_training(domain, ["CCO", "CCCO", "C1CCCCC1N", "###"])
     assert sim[0] == 1.0 and 0 < sim[1] < 1 and sim[2] < sim[1] and np.isnan(sim[3])
+
+    from biodl.uncertainty import domain_metrics
+
+    errors = np.array([0.1, 0.5, 0.9, 5.0])
+    m = domain_metrics(errors, sim)  # the unparseable row is left out
+    assert m["spearman_error_similarity"] == pytest.approx(-1.0)
+    assert m["mean_max_tanimoto"] == pytest.approx(np.mean(sim[:3]))
+    assert domain_metrics(errors, np.full(4, 0.5))["spearman_error_similarity"] is None  # constant: undefined
+    assert domain_metrics(errors, np.full(4, np.nan)) == {"mean_max_tanimoto": None, "spearman_error_similarity": None}
 
 
 def test_multiclass_end_to_end_sets_and_temperature(tmp_path):

@@ -453,9 +453,7 @@ def uncertainty_scores(frame, task_type: str) -> dict[str, Any]:
     always scored for calibration (ECE, Brier, NLL), before and after temperature scaling where the
     predictions carry both.
     """
-    from scipy.stats import spearmanr
-
-    from biodl.uncertainty import classification_uncertainty_metrics, regression_uncertainty_metrics
+    from biodl.uncertainty import classification_uncertainty_metrics, domain_metrics, regression_uncertainty_metrics
 
     out: dict[str, Any] = {}
     # predictions of a model and its baseline share one frame: a column the model lacks is all-NaN
@@ -482,14 +480,11 @@ def uncertainty_scores(frame, task_type: str) -> dict[str, Any]:
                 raw = np.stack(labelled[raw_column].to_numpy()) if multiclass else labelled[raw_column].to_numpy()
                 before = classification_uncertainty_metrics(y, raw, multiclass)
                 scores["uncalibrated"] = {k: before[k] for k in ("ece", "brier", "nll")}
-        if "max_tanimoto" in labelled and len(labelled) > 2:
-            similarity = labelled["max_tanimoto"].to_numpy()
-            error = np.abs(y - labelled["y_pred"].to_numpy())
-            ok = ~np.isnan(similarity)
-            scores["applicability_domain"] = {
-                "mean_max_tanimoto": float(np.nanmean(similarity)),
-                "spearman_error_similarity": (float(spearmanr(error[ok], similarity[ok]).statistic)
-                                              if ok.sum() > 2 and np.ptp(similarity[ok]) > 0 else None)}
+        if "max_tanimoto" in labelled:
+            pred = labelled["y_pred"].to_numpy()
+            # a multiclass "error" is a wrong class, not the distance between class indices
+            error = (y != pred).astype(float) if task_type == "multiclass" else np.abs(y - pred)
+            scores["applicability_domain"] = domain_metrics(error, labelled["max_tanimoto"].to_numpy())
         out[str(task)] = scores
     return out
 

@@ -337,6 +337,15 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float | None:
     return _finite(spearmanr(a, b).statistic)
 
 
+def domain_metrics(error: np.ndarray, similarity: np.ndarray) -> dict[str, Any]:
+    """Applicability domain of one task's labelled rows: mean max-Tanimoto similarity to the training
+    set and Spearman(error, similarity) (negative when errors grow away from the training data).
+    Rows with no similarity (unparseable SMILES) are left out."""
+    ok = ~np.isnan(similarity)
+    return {"mean_max_tanimoto": float(similarity[ok].mean()) if ok.any() else None,
+            "spearman_error_similarity": _spearman(error[ok], similarity[ok])}
+
+
 def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, n_bins: int = 15) -> float:
     """ECE (Guo et al. 2017): top-label confidence in ``n_bins`` equal-width bins; the count-weighted
     mean |accuracy - confidence| over bins."""

@@ -21,7 +21,7 @@ def _plt():
     import matplotlib.pyplot as plt
 
     plt.rcParams.update({"font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
-                         "svg.hashsalt": "biodl", "figure.dpi": 100})
+                         "figure.dpi": 100})
     return plt
 
 
