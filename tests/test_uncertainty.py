@@ -202,6 +202,10 @@ def test_mc_dropout_is_seeded_and_needs_dropout(freesolv):
     sample_outputs(model, X, spec, seed=6)
     assert torch.equal(state, torch.random.get_rng_state())  # the global generator is left alone
     no_dropout, _ = train(freesolv, "mc0", {"method": "none"}, dropout=0.0)
+    from biodl.experiment import uncertainty_columns
+
+    plain = uncertainty_columns(predict_with_uncertainty(no_dropout, X), "regression")
+    assert "y_std" not in plain and {"lower_90", "upper_90", "lower_abs_90"} <= set(plain)  # no σ, intervals
     with pytest.raises(UserError, match="mc_dropout needs a model with dropout > 0"):
         sample_outputs(no_dropout, X, spec)
 

@@ -270,8 +270,9 @@ def uncertainty_columns(result: Mapping[str, Any], task_type: str) -> dict[str, 
     """
     columns: dict[str, Any] = {}
     if task_type == "regression":
-        columns.update({"y_std": result["sigma"], "y_std_epistemic": result["epistemic"],
-                        "y_std_aleatoric": result["aleatoric"]})
+        if np.any(result["sigma"] > 0):  # a single network without a variance head states no σ
+            columns.update({"y_std": result["sigma"], "y_std_epistemic": result["epistemic"],
+                            "y_std_aleatoric": result["aleatoric"]})
         for key, (lower, upper) in result["intervals"].items():
             columns[f"lower_{key}"], columns[f"upper_{key}"] = lower, upper
         return columns
