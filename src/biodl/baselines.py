@@ -12,13 +12,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from biodl.errors import UserError
+from biodl.registry import Registry
 
-BASELINES: dict[str, type] = {}
-
-
-def register_baseline(cls: type) -> type:
-    BASELINES[cls.name] = cls
-    return cls
+BASELINES: Registry = Registry("baseline")
+register_baseline = BASELINES.register
 
 
 def make_baseline(spec: dict, *, task_type: str, seed: int, n_jobs: int = 1):

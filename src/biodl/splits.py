@@ -32,6 +32,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 import numpy as np
 
 from biodl.errors import UserError
+from biodl.registry import Registry
 
 PARTS = ("train", "valid", "test")
 TRAIN, VALID, TEST = 0, 1, 2
@@ -39,15 +40,8 @@ TRAIN, VALID, TEST = 0, 1, 2
 #: meta columns tried, in order, for the canonical key of a row (see :func:`canonical_keys`)
 KEY_COLUMNS = ("canonical_smiles", "sha256", "input")
 
-SPLITTERS: dict[str, type["Splitter"]] = {}
-
-
-def register_splitter(cls: type) -> type:
-    """Class decorator: make ``cls`` available to split specs under ``cls.name``."""
-    if cls.name in SPLITTERS and SPLITTERS[cls.name] is not cls:
-        raise ValueError(f"splitter name {cls.name!r} registered twice")
-    SPLITTERS[cls.name] = cls
-    return cls
+SPLITTERS: Registry = Registry("split method")
+register_splitter = SPLITTERS.register
 
 
 # -- the contract -------------------------------------------------------------------------------

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-FEATURIZERS: dict[str, type] = {}
+from biodl.registry import Registry
 
-
-def register(cls: type) -> type:
-    """Class decorator: make ``cls`` available to configs under ``cls.name``."""
-    if cls.name in FEATURIZERS and FEATURIZERS[cls.name] is not cls:
-        raise ValueError(f"featurizer name {cls.name!r} registered twice")
-    FEATURIZERS[cls.name] = cls
-    return cls
+FEATURIZERS: Registry = Registry("featurizer")
+register = FEATURIZERS.register
