@@ -77,6 +77,11 @@ class Featurizer:
     """
 
     name: ClassVar[str]
+    #: what the featurizer reads: "molecule" (SMILES), "sequence" (DNA / RNA) or "image"
+    modality: ClassVar[str]
+    #: value ranges and choices of the constructor's parameters (biodl.registry.Interval / Choices),
+    #: checked with the whole config before any job runs (biodl.spec)
+    param_constraints: ClassVar[dict] = {}
     #: inputs per worker task; large enough to amortize inter-process transfer
     chunk_size: ClassVar[int] = 2000
 

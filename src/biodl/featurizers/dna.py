@@ -15,6 +15,7 @@ import numpy as np
 
 from biodl.featurizers.base import FeaturizeResult, Featurizer, Reject
 from biodl.featurizers.registry import register
+from biodl.registry import Choices, Interval
 
 N_CODE = 4
 INVALID = 255
@@ -108,6 +109,8 @@ class OneHot(Featurizer):
     """
 
     name = "onehot"
+    modality = "sequence"
+    param_constraints = {"length": Interval(1, 1_000_000), "resize": Choices("reject", "crop_pad")}
     chunk_size = 200_000  # vectorised: one chunk is fastest; n_jobs is not needed
 
     def __init__(self, length: int | None = None, resize: str = "reject", n_jobs: int | None = 1):
@@ -179,6 +182,8 @@ class KmerCounts(Featurizer):
     """
 
     name = "kmer"
+    modality = "sequence"
+    param_constraints = {"k": Interval(1, 8)}
     chunk_size = 2000  # bounds the (chunk × 4**k) counting buffer
 
     def __init__(self, k: int = 5, canonical: bool = False, n_jobs: int | None = 1):

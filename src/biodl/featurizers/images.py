@@ -42,6 +42,7 @@ import numpy as np
 from biodl.errors import UserError
 from biodl.featurizers.base import FeaturizeResult, Featurizer, Reject
 from biodl.featurizers.registry import register
+from biodl.registry import Choices, Interval
 from biodl.simulate import parse_bbbc005_name, scene_key
 
 TIFF_EXTENSIONS = (".tif", ".tiff")
@@ -68,6 +69,8 @@ class ImageFeaturizer(Featurizer):
     """
 
     name: ClassVar[str] = "image"
+    modality: ClassVar[str] = "image"
+    param_constraints: ClassVar[dict] = {"mode": Choices(*MODES), "channels": Choices(1, 3)}
     chunk_size: ClassVar[int] = 64  # images are large: small chunks keep transfers and memory low
 
     def __init__(

@@ -16,6 +16,7 @@ import numpy as np
 
 from biodl.featurizers.base import FeaturizeResult, Featurizer, Reject
 from biodl.featurizers.registry import register
+from biodl.registry import Choices, Interval
 
 META_COLUMNS = ("canonical_smiles", "scaffold", "n_fragments")
 
@@ -64,6 +65,8 @@ def describe_mol(mol) -> tuple[str, str, int]:
 class MoleculeFeaturizer(Featurizer):
     """Shared loop: parse each SMILES, compute features, collect rejects and meta."""
 
+    modality = "molecule"
+
     def _features(self, mol) -> np.ndarray | str:
         """Feature row for one molecule, or a reject reason."""
         raise NotImplementedError
@@ -104,6 +107,7 @@ class ECFP(MoleculeFeaturizer):
     """
 
     name = "ecfp"
+    param_constraints = {"radius": Interval(0, 8), "n_bits": Interval(1, 1 << 24)}
 
     def __init__(self, radius: int = 2, n_bits: int = 2048, counts: bool = False, chirality: bool = False,
                  n_jobs: int | None = 1):
@@ -158,6 +162,7 @@ class RDKitDescriptors(MoleculeFeaturizer):
     """
 
     name = "rdkit_descriptors"
+    param_constraints = {"nonfinite": Choices("nan", "reject")}
     chunk_size = 500
 
     def __init__(self, descriptors: list[str] | None = None, nonfinite: str = "nan", n_jobs: int | None = 1):
@@ -237,6 +242,8 @@ class SmilesTokens(Featurizer):
     """
 
     name = "smiles_tokens"
+    modality = "molecule"
+    param_constraints = {"max_length": Interval(1, 100_000)}
 
     def __init__(self, vocabulary: list[str] | None = None, max_length: int | None = None,
                  canonical: bool = True, n_jobs: int | None = 1):
