@@ -79,6 +79,9 @@ class Featurizer:
     name: ClassVar[str]
     #: what the featurizer reads: "molecule" (SMILES), "sequence" (DNA / RNA) or "image"
     modality: ClassVar[str]
+    #: what X holds per row, as models read it: "vector" (N, D), "sequence" (N, L) base codes,
+    #: "tokens" (N, L) token ids, "image" (N, C, H, W)
+    layout: ClassVar[str]
     #: value ranges and choices of the constructor's parameters (biodl.registry.Interval / Choices),
     #: checked with the whole config before any job runs (biodl.spec)
     param_constraints: ClassVar[dict] = {}

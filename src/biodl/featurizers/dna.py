@@ -109,6 +109,7 @@ class OneHot(Featurizer):
     """
 
     name = "onehot"
+    layout = "sequence"
     modality = "sequence"
     param_constraints = {"length": Interval(1, 1_000_000), "resize": Choices("reject", "crop_pad")}
     chunk_size = 200_000  # vectorised: one chunk is fastest; n_jobs is not needed
@@ -182,6 +183,7 @@ class KmerCounts(Featurizer):
     """
 
     name = "kmer"
+    layout = "vector"
     modality = "sequence"
     param_constraints = {"k": Interval(1, 8)}
     chunk_size = 2000  # bounds the (chunk × 4**k) counting buffer

@@ -70,6 +70,7 @@ class ImageFeaturizer(Featurizer):
 
     name: ClassVar[str] = "image"
     modality: ClassVar[str] = "image"
+    layout: ClassVar[str] = "image"
     param_constraints: ClassVar[dict] = {"mode": Choices(*MODES), "channels": Choices(1, 3)}
     chunk_size: ClassVar[int] = 64  # images are large: small chunks keep transfers and memory low
 

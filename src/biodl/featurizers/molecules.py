@@ -107,6 +107,7 @@ class ECFP(MoleculeFeaturizer):
     """
 
     name = "ecfp"
+    layout = "vector"
     param_constraints = {"radius": Interval(0, 8), "n_bits": Interval(1, 1 << 24)}
 
     def __init__(self, radius: int = 2, n_bits: int = 2048, counts: bool = False, chirality: bool = False,
@@ -162,6 +163,7 @@ class RDKitDescriptors(MoleculeFeaturizer):
     """
 
     name = "rdkit_descriptors"
+    layout = "vector"
     param_constraints = {"nonfinite": Choices("nan", "reject")}
     chunk_size = 500
 
@@ -242,6 +244,7 @@ class SmilesTokens(Featurizer):
     """
 
     name = "smiles_tokens"
+    layout = "tokens"
     modality = "molecule"
     param_constraints = {"max_length": Interval(1, 100_000)}
 
