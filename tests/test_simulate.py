@@ -97,6 +97,14 @@ def test_replaces_its_own_output_but_not_a_foreign_directory(tmp_path):
     assert (foreign / "notes.txt").read_text() == "keep me"
 
 
+
+def test_temporaries_of_a_killed_run_are_removed_by_the_next(tmp_path):
+    (tmp_path / ".d.tmp-0123abcd").mkdir()  # as a run killed while writing leaves it
+    (tmp_path / ".d.tmp-0123abcd" / "SIMCEPImages_A01_C1_F1_s01_w1.TIF").write_bytes(b"half")
+    (tmp_path / ".d.old-4567ef01").mkdir()  # killed between the two renames
+    simulate_cells(tmp_path / "d", counts=(2,), sites=1, blurs=(1,), size=32)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]
+
 # -- names ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "name, expected",
@@ -193,3 +201,17 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError):
         simulate_cells(tmp_path / "x", counts=(1,), blurs=(0,))
     assert not (tmp_path / "x").exists()
+
+
+def test_readers_and_featurizers_parse_names_without_the_simulator():
+    """Imports follow the data flow: the BBBC005 name parser has its own module."""
+    import subprocess
+    import sys
+
+    code = ("import sys, biodl.sources, biodl.featurizers.images, biodl.bbbc005; "
+            "print('biodl.simulate' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+    from biodl import bbbc005, simulate
+
+    assert simulate.parse_bbbc005_name is bbbc005.parse_bbbc005_name  # re-exported for old callers

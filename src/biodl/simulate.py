@@ -16,9 +16,7 @@ This module writes a small stand-in for it, offline and byte-for-byte reproducib
 'C18_s3'
 
 File names follow BBBC005 exactly: ``SIMCEPImages_<well>_C<count>_F<blur>_s<site:02d>_w<stain>.TIF``
-where count and blur are *not* zero-padded (``C1``, ``F1``, ``C18``, ``F48``), the site is two
-digits (``s01``) and the well is a function of the count alone (``C1`` → ``A01``, the next count →
-``A02``, ... 24 wells per row).
+(:mod:`biodl.bbbc005` writes and parses them; its functions are re-exported here).
 
 Images are 8-bit, single channel. A cell is a textured ellipse with a soft edge, random orientation,
 axes and brightness; with probability 0.25 a cell is placed next to an existing one (SIMCEP's
@@ -37,14 +35,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
-import shutil
-import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
+
+# the file-name scheme lives in its own module (readers and featurizers parse names
+# without importing the simulator); re-exported here for existing callers
+from biodl.bbbc005 import BBBC005_BLURS, bbbc005_name, parse_bbbc005_name, scene_key, well_for
+from biodl.io import atomic_dir
 
 #: default cell counts: one scene per count and site
 DEFAULT_COUNTS: tuple[int, ...] = tuple(range(1, 31))
@@ -52,58 +52,9 @@ DEFAULT_COUNTS: tuple[int, ...] = tuple(range(1, 31))
 DEFAULT_SITES: int = 3
 #: default focus-blur levels, a subset of BBBC005's 16 levels F1 ... F48
 DEFAULT_BLURS: tuple[int, ...] = (1, 10, 23, 48)
-#: BBBC005's own blur levels (round(linspace(1, 48, 16)))
-BBBC005_BLURS: tuple[int, ...] = (1, 4, 7, 10, 14, 17, 20, 23, 26, 29, 32, 35, 39, 42, 45, 48)
-
-PLATE_ROWS = "ABCDEFGHIJKLMNOP"  # a 384-well plate: 16 rows × 24 columns
-PLATE_COLS = 24
 CLUSTER_PROBABILITY = 0.25  # as in BBBC005's SIMCEP settings
 MANIFEST = "manifest.json"
 GENERATOR = "biodl.simulate.simulate_cells"
-
-_NAME_RE = re.compile(
-    r"^SIMCEPImages_(?P<well>[A-Za-z]{1,2}\d{1,3})_C(?P<count>\d+)_F(?P<blur>\d+)"
-    r"_s(?P<site>\d+)_w(?P<stain>\d+)(?:\.[A-Za-z0-9]+)?$"
-)
-
-
-# -- names ----------------------------------------------------------------------------------------
-def well_for(count: int) -> str:
-    """The plate well of a count, BBBC005 style: C1 → A01, next count → A02, 24 wells a row."""
-    k = (int(count) - 1) % (len(PLATE_ROWS) * PLATE_COLS)
-    return f"{PLATE_ROWS[k // PLATE_COLS]}{k % PLATE_COLS + 1:02d}"
-
-
-def bbbc005_name(count: int, blur: int, site: int, stain: int = 1) -> str:
-    """``SIMCEPImages_A05_C5_F1_s03_w1.TIF`` for count 5, blur 1, site 3, stain 1."""
-    return f"SIMCEPImages_{well_for(count)}_C{int(count)}_F{int(blur)}_s{int(site):02d}_w{int(stain)}.TIF"
-
-
-def parse_bbbc005_name(name: str | os.PathLike) -> dict | None:
-    """Parse a BBBC005 file name (or path) into ``{well, count, blur, site, stain}``; ``None`` if it
-    is not one. Any extension is accepted (converted copies are often ``.png`` / ``.jpg``)."""
-    try:
-        base = Path(name).name
-    except TypeError:
-        return None
-    m = _NAME_RE.match(base)
-    if m is None:
-        return None
-    d = m.groupdict()
-    return {
-        "well": d["well"].upper(),
-        "count": int(d["count"]),
-        "blur": int(d["blur"]),
-        "site": int(d["site"]),
-        "stain": int(d["stain"]),
-    }
-
-
-def scene_key(name: str | os.PathLike) -> str | None:
-    """``"C<count>_s<site>"`` for a BBBC005 name: the same for every blur level and stain of one
-    field of view, so it is the group key a leakage-free split keeps together. ``None`` otherwise."""
-    p = parse_bbbc005_name(name)
-    return None if p is None else f"C{p['count']}_s{p['site']}"
 
 
 def blur_sigma(blur: int, size: int = 128) -> float:
@@ -274,11 +225,9 @@ def simulate_cells(
 
     out_dir = Path(out_dir)
     _check_replaceable(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private; the data directory is not
-        hashes: dict[str, str] = {}  # in generation order: count, site, blur
+    hashes: dict[str, str] = {}  # in generation order: count, site, blur
+    # complete or absent; temporaries of a killed earlier run are removed here too
+    with atomic_dir(out_dir) as tmp:
         for count in counts:
             for site in site_list:
                 scene = simulate_scene(count, site, seed=seed, size=size)
@@ -307,10 +256,6 @@ def simulate_cells(
             "files": {n: hashes[n] for n in names},
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        _replace_dir(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return [out_dir / n for n in hashes]
 
 
@@ -329,16 +274,6 @@ def _check_replaceable(out_dir: Path) -> None:
         raise FileExistsError(
             f"{out_dir} is not empty and was not written by simulate_cells; not replacing it"
         )
-
-
-def _replace_dir(tmp: Path, out_dir: Path) -> None:
-    if out_dir.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-        os.rename(out_dir, old / "d")
-        os.rename(tmp, out_dir)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(tmp, out_dir)
 
 
 __all__ = [

@@ -23,6 +23,8 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from biodl import bbbc005
+from biodl.bbbc005 import parse_bbbc005_name
 from biodl.errors import UserError
 from biodl.featurizers.base import Reject
 
@@ -269,8 +271,6 @@ def read_images(spec: Mapping) -> RawTable:
     y = np.full((len(files), len(targets)), np.nan, np.float32)
     rejects: list[Reject] = []
     if labels == "bbbc005":
-        from biodl.simulate import parse_bbbc005_name
-
         targets = targets or ["count"]
         if targets != ["count"]:
             raise UserError(f"labels: bbbc005 gives the target 'count', not {targets}")
@@ -278,8 +278,7 @@ def read_images(spec: Mapping) -> RawTable:
         for i, p in enumerate(files):
             parsed = parse_bbbc005_name(p.name)
             if parsed is None:
-                rejects.append(Reject(i, str(p), "file name does not follow the BBBC005 pattern "
-                                                 "SIMCEPImages_<well>_C<count>_F<blur>_s<site>_w<stain>"))
+                rejects.append(Reject(i, str(p), f"file name does not follow the BBBC005 pattern {bbbc005.PATTERN}"))
             else:
                 y[i, 0] = parsed["count"]
     elif labels:

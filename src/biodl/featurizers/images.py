@@ -39,11 +39,11 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
+from biodl.bbbc005 import parse_bbbc005_name, scene_key
 from biodl.errors import UserError
 from biodl.featurizers.base import FeaturizeResult, Featurizer, Reject
 from biodl.featurizers.registry import register
 from biodl.registry import Choices, Interval
-from biodl.simulate import parse_bbbc005_name, scene_key
 
 TIFF_EXTENSIONS = (".tif", ".tiff")
 PIL_EXTENSIONS = (".png", ".jpg", ".jpeg")
