@@ -25,6 +25,7 @@ from biodl.errors import UserError
 T = TypeVar("T")
 
 
+# ``param_constraints`` maps a parameter name to an Interval, Choices or Length, or a tuple of them.
 @dataclass(frozen=True)
 class Interval:
     """A numeric range; ``None`` leaves a side open. ``closed`` names the sides that include
@@ -52,6 +53,14 @@ class Choices:
 
     def __init__(self, *values: Any):
         object.__setattr__(self, "values", tuple(values))
+
+
+@dataclass(frozen=True)
+class Length:
+    """How many items a list parameter takes; ``None`` leaves a side open."""
+
+    low: int | None = None
+    high: int | None = None
 
 
 class Registry(Generic[T]):

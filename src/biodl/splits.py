@@ -32,7 +32,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 import numpy as np
 
 from biodl.errors import UserError
-from biodl.registry import Registry
+from biodl.registry import Interval, Length, Registry
 
 PARTS = ("train", "valid", "test")
 TRAIN, VALID, TEST = 0, 1, 2
@@ -54,6 +54,7 @@ class Splitter:
     """
 
     name: ClassVar[str]
+    param_constraints: ClassVar[dict] = {"fractions": (Interval(0, 1), Length(3, 3)), "seed": Interval(0, None)}
 
     def __init__(self, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0):
         self.fractions = _check_fractions(fractions)
@@ -361,6 +362,7 @@ class KFoldSplitter(Splitter):
     """
 
     name = "kfold"
+    param_constraints = {**Splitter.param_constraints, "n_folds": Interval(3, 1000), "fold": Interval(0, 999)}
 
     def __init__(self, fractions=(0.8, 0.1, 0.1), seed=0, n_folds: int = 5, fold: int = 0,
                  key: str | None = None):
