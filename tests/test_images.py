@@ -56,6 +56,10 @@ def files(tmp_path_factory):
     tifffile.imwrite(p["const_tif"], np.full((40, 40), 9, np.uint8))
     p["small_tif"] = d / "small.tif"
     tifffile.imwrite(p["small_tif"], u8[20:40, 30:50])
+    p["tiny_png"] = d / "tiny.png"
+    Image.fromarray(u8[28:32, 38:45]).save(p["tiny_png"])  # 4 × 7 pixels
+    p["huge_png"] = d / "huge.png"
+    _png_claiming(p["huge_png"], 20_000, 20_000)
     p["corrupt_tif"] = d / "corrupt.tif"
     p["corrupt_tif"].write_bytes(rng.bytes(1000))
     p["corrupt_png"] = d / "corrupt.png"
@@ -72,9 +76,40 @@ def files(tmp_path_factory):
     return p
 
 
+def _png_claiming(path, width: int, height: int) -> None:
+    """A valid PNG header for width × height gray pixels followed by only a few rows of data:
+    a reader that trusts the header before decoding rejects it in microseconds."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    idat = zlib.compress(b"\0" * (width + 1) * 4)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+
+
+@pytest.fixture(scope="module")
+def huge_tif(tmp_path_factory):
+    """A real, 0.5 MB zlib-tiled TIFF that decodes to 20,000 × 20,000 pixels (400 MB), written tile by
+    tile so the test itself never holds the image."""
+    import tifffile
+
+    path = tmp_path_factory.mktemp("huge") / "huge.tif"
+    tile = np.zeros((512, 512), np.uint8)
+    n_tiles = (-(-20_000 // 512)) ** 2
+    tifffile.imwrite(path, (tile for _ in range(n_tiles)), shape=(20_000, 20_000), dtype=np.uint8,
+                     tile=(512, 512), compression="zlib")
+    return path
+
+
 GOOD = ["u8_tif", "u16_tif", "rgb_tif", "cyx_tif", "rgb_png", "rgba_png", "gray_png", "gray16_png", "jpg",
-        "lzw_tif", "const_tif", "small_tif", "bbbc"]
+        "lzw_tif", "small_tif", "bbbc"]
 BAD = {
+    "const_tif": "constant image (every pixel is 9)",
+    "tiny_png": "image is 4 × 7 pixels, smaller than min_side=8",
+    "huge_png": "image has 400,000,000 pixels (20000 × 20000), more than max_pixels=100,000,000; not decoded",
     "corrupt_tif": "unreadable tiff",
     "corrupt_png": "corrupt",
     "empty_tif": "empty file",
@@ -92,7 +127,8 @@ def test_registered_and_spec_round_trip():
     f = ImageFeaturizer(size=(64, 48), mode="crop", channels=3, percentiles=(0.5, 99.5))
     spec = f.spec()
     assert spec == {
-        "type": "image", "size": [64, 48], "mode": "crop", "channels": 3, "percentiles": [0.5, 99.5]
+        "type": "image", "size": [64, 48], "mode": "crop", "channels": 3, "percentiles": [0.5, 99.5],
+        "max_pixels": 100_000_000, "min_side": 8,
     }
     import json
 
@@ -103,7 +139,8 @@ def test_registered_and_spec_round_trip():
 @pytest.mark.parametrize(
     "kwargs",
     [dict(mode="stretch"), dict(channels=2), dict(size=(0, 10)), dict(size="big"), dict(percentiles=(99, 1)),
-     dict(percentiles=(0, 101))],
+     dict(percentiles=(0, 101)), dict(max_pixels=0), dict(max_pixels=1.5e8), dict(max_pixels=True),
+     dict(min_side=0), dict(min_side="8")],
 )
 def test_bad_params_are_user_errors(kwargs):
     with pytest.raises(UserError):
@@ -124,7 +161,7 @@ def test_every_input_kept_or_rejected(files, mode, channels):
     reasons = {names[r.index]: r.reason for r in res.rejects}
     assert set(reasons) == set(BAD)
     for name, expected in BAD.items():
-        assert expected in reasons[name].lower(), (name, reasons[name])
+        assert expected.lower() in reasons[name].lower(), (name, reasons[name])
     for r in res.rejects:
         assert r.input == str(inputs[r.index])
     assert ".png" in reasons["bmp"] and ".tif" in reasons["bmp"]  # the supported types are listed
@@ -170,10 +207,9 @@ def test_channel_first_and_channel_last_tiffs_agree(files):
     np.testing.assert_allclose(res.X[0], res.X[1], atol=1e-5)
 
 
-def test_constant_image_is_zeros_and_crop_pads_with_zeros(files):
-    res = ImageFeaturizer(size=(40, 40), mode="crop").featurize([files["const_tif"], files["small_tif"]])
-    const, small = res.X[:, 0]
-    assert not const.any()
+def test_crop_pads_with_zeros(files):
+    res = ImageFeaturizer(size=(40, 40), mode="crop").featurize([files["small_tif"]])
+    small = res.X[0, 0]
     assert small.shape == (40, 40)
     assert not small[:10].any() and not small[30:].any() and not small[:, :10].any()  # 20×20 centred
     assert small[10:30, 10:30].max() == pytest.approx(1.0)
@@ -217,3 +253,50 @@ def test_simulated_images_featurize(tmp_path):
     assert res.X.shape == (4, 1, 32, 32) and not res.rejects
     assert res.meta["scene"] == ["C2_s1", "C2_s1", "C6_s1", "C6_s1"]
     assert res.meta["blur"] == [1, 48, 1, 48]
+
+
+# -- inputs bounded before decoding -----------------------------------------------------------------
+def test_huge_tiff_is_rejected_from_its_header_without_decoding(huge_tif):
+    import tracemalloc
+
+    assert huge_tif.stat().st_size < 1_000_000
+    tracemalloc.start()
+    try:
+        res = ImageFeaturizer(size=32).featurize([huge_tif])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(res.kept) == 0
+    assert res.rejects[0].reason == (
+        "image has 400,000,000 pixels (20000 × 20000), more than max_pixels=100,000,000; not decoded")
+    assert peak < 50 * 2**20  # decoding alone would allocate 400 MB (3.2 GB as float64)
+
+
+def test_pixel_limit_and_min_side_are_parameters(files):
+    inputs = [files["u8_tif"], files["rgb_png"], files["tiny_png"]]  # 60 × 80, 60 × 80 RGB, 4 × 7
+    res = ImageFeaturizer(size=16, max_pixels=60 * 80 - 1, min_side=4).featurize(inputs)
+    assert list(res.kept) == [2]
+    reasons = [r.reason for r in res.rejects]
+    # colour samples of one pixel do not count: an RGB image has as many pixels as a gray one
+    assert reasons == ["image has 4,800 pixels (60 × 80), more than max_pixels=4,799; not decoded",
+                       "image has 4,800 pixels (60 × 80), more than max_pixels=4,799; not decoded"]
+    assert list(ImageFeaturizer(size=16, max_pixels=60 * 80, min_side=4).featurize(inputs).kept) == [0, 1, 2]
+
+
+def test_pillow_guard_is_left_as_it_was(files):
+    from PIL import Image
+
+    before = Image.MAX_IMAGE_PIXELS
+    ImageFeaturizer(size=16).featurize([files["huge_png"], files["gray_png"]])
+    assert Image.MAX_IMAGE_PIXELS == before
+
+
+def test_constant_inside_the_crop_is_a_reject(tmp_path):
+    import tifffile
+
+    img = np.full((64, 64), 50, np.uint8)
+    img[:4] = 200  # contrast only in the top rows, outside the 32 × 32 centre
+    tifffile.imwrite(tmp_path / "edge.tif", img)
+    res = ImageFeaturizer(size=32, mode="crop").featurize([tmp_path / "edge.tif"])
+    assert [r.reason for r in res.rejects] == ["no contrast left after crop to 32 × 32"]
+    assert len(ImageFeaturizer(size=32, mode="resize").featurize([tmp_path / "edge.tif"]).kept) == 1

@@ -10,6 +10,8 @@ Inputs are file paths. TIFF files are read with tifffile (Pillow as a fallback, 
 compression without imagecodecs), PNG and JPEG with Pillow; 8- and 16-bit (any real pixel type in
 fact), gray, gray+alpha, two-channel, RGB and RGBA. Per image:
 
+0. read the size from the file header; more than ``max_pixels`` (default 100 MP) is a reject and
+   is never decoded, so a small compressed file that claims 20,000 × 20,000 pixels costs nothing;
 1. decode; drop an alpha channel; put channels last (TIFF ``CYX`` / planar ``SYX`` stacks and
    unlabelled stacks of at most 3 pages are channels; z-stacks, time series and longer stacks are
    rejected, as are images with more than 3 colour channels);
@@ -17,14 +19,18 @@ fact), gray, gray+alpha, two-channel, RGB and RGBA. Per image:
    two channels → their mean; gray → repeated three times, two channels → padded with a zero third;
 3. geometry: ``resize`` (anti-aliased, bilinear) or ``crop`` (centre crop);
 4. percentile normalization: ``(x - p_lo) / (p_hi - p_lo)`` clipped to [0, 1] over the whole image
-   (all channels together); a constant image becomes zeros;
+   (all channels together);
 5. in ``crop`` mode an image smaller than ``size`` is padded with zeros, centred.
 
 A file that is missing, empty, corrupt, of an unsupported type or of an uninterpretable shape is a
-reject with its reason, never an exception. ``meta`` holds ``file`` (basename), ``scene`` (the
-BBBC005 scene key ``C<count>_s<site>`` when the name parses, else the file stem), ``blur`` (the
-BBBC005 focus level or None), ``orig_dtype``, ``orig_shape`` and ``sha256`` of the file bytes
-(for the split's leakage audit: identical files in two parts are found by hash).
+reject with its reason, never an exception; so is an image above ``max_pixels``, one with a side
+below ``min_side`` (default 8) pixels, and a constant one (all pixels equal: it would become an
+all-zero input that carries no information, however it is labelled).
+
+``meta`` holds ``file`` (basename), ``scene`` (the BBBC005 scene key ``C<count>_s<site>`` when the
+name parses, else the file stem), ``blur`` (the BBBC005 focus level or None), ``orig_dtype``,
+``orig_shape`` and ``sha256`` of the file bytes (for the split's leakage audit: identical files in
+two parts are found by hash).
 
 Only numpy is imported at module level; tifffile, Pillow and scikit-image when images are read.
 """
@@ -34,14 +40,16 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
 from biodl.bbbc005 import parse_bbbc005_name, scene_key
 from biodl.errors import UserError
-from biodl.featurizers.base import FeaturizeResult, Featurizer, Reject
+from biodl.featurizers.base import Featurizer, FeaturizeResult, Reject
 from biodl.featurizers.registry import register
 from biodl.registry import Choices, Interval
 
@@ -49,6 +57,10 @@ TIFF_EXTENSIONS = (".tif", ".tiff")
 PIL_EXTENSIONS = (".png", ".jpg", ".jpeg")
 SUPPORTED_EXTENSIONS = TIFF_EXTENSIONS + PIL_EXTENSIONS
 MODES = ("resize", "crop")
+#: 100 megapixels: a 10,000 × 10,000 slide scan passes; decoding takes ≤ 0.8 GB as float64
+DEFAULT_MAX_PIXELS = 100_000_000
+#: below 8 pixels a side there is no cell to see, only what resizing makes up
+DEFAULT_MIN_SIDE = 8
 META_COLUMNS = ("file", "scene", "blur", "orig_dtype", "orig_shape", "sha256")
 #: Rec. 709 luminance, the weights of skimage.color.rgb2gray
 LUMINANCE = np.array([0.2125, 0.7154, 0.0721])
@@ -66,12 +78,21 @@ class ImageFeaturizer(Featurizer):
     mode:        ``"resize"`` (anti-aliased) or ``"crop"`` (centre crop, zero padding if smaller).
     channels:    1 (gray; RGB is converted by luminance) or 3 (gray is repeated).
     percentiles: (low, high) percentiles mapped to 0 and 1, per image, then clipped to [0, 1].
+    max_pixels:  images with more pixels (height × width × planes, read from the file header) are
+                 rejects and are never decoded: a small compressed file can claim gigabytes.
+    min_side:    images with a side shorter than this many pixels are rejects: resizing them up
+                 invents the picture.
     """
 
     name: ClassVar[str] = "image"
     modality: ClassVar[str] = "image"
     layout: ClassVar[str] = "image"
-    param_constraints: ClassVar[dict] = {"mode": Choices(*MODES), "channels": Choices(1, 3)}
+    param_constraints: ClassVar[dict] = {
+        "mode": Choices(*MODES),
+        "channels": Choices(1, 3),
+        "max_pixels": Interval(1, None),
+        "min_side": Interval(1, None),
+    }
     chunk_size: ClassVar[int] = 64  # images are large: small chunks keep transfers and memory low
 
     def __init__(
@@ -80,6 +101,8 @@ class ImageFeaturizer(Featurizer):
         mode: str = "resize",
         channels: int = 1,
         percentiles: Sequence[float] = (1.0, 99.8),
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        min_side: int = DEFAULT_MIN_SIDE,
         n_jobs: int | None = 1,
     ):
         super().__init__(n_jobs=n_jobs)
@@ -105,10 +128,15 @@ class ImageFeaturizer(Featurizer):
                 f"{what}: percentiles must be (low, high) with 0 <= low < high <= 100, "
                 f"got {percentiles!r}"
             )
+        for key, value in (("max_pixels", max_pixels), ("min_side", min_side)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise UserError(f"{what}: {key} must be a positive int, got {value!r}")
         self.size = size  # lists, so params are JSON-able and round-trip through a spec
         self.mode = mode
         self.channels = int(channels)
         self.percentiles = percentiles
+        self.max_pixels = int(max_pixels)
+        self.min_side = int(min_side)
 
     def _empty_X(self) -> np.ndarray:
         return np.zeros((0, self.channels, *self.size), dtype=np.float32)
@@ -163,7 +191,10 @@ class ImageFeaturizer(Featurizer):
             raise _Bad(f"cannot read file: {exc.strerror or exc}") from None
         if not data:
             raise _Bad("empty file (0 bytes)")
-        img, orig = _decode_tiff(data) if ext in TIFF_EXTENSIONS else _decode_pil(data, ext)
+        if ext in TIFF_EXTENSIONS:
+            img, orig = _decode_tiff(data, self.max_pixels)
+        else:
+            img, orig = _decode_pil(data, ext, self.max_pixels)
         info = {
             "dtype": str(orig.dtype),
             "shape": str(tuple(orig.shape)),
@@ -182,12 +213,18 @@ class ImageFeaturizer(Featurizer):
             img = img[:, :, None]
         if img.shape[0] == 0 or img.shape[1] == 0:
             raise _Bad(f"image has no pixels (shape {img.shape[:2]})")
+        if min(img.shape[:2]) < self.min_side:
+            h, w = img.shape[:2]
+            raise _Bad(f"image is {h} × {w} pixels, smaller than min_side={self.min_side}")
         finite = np.isfinite(img)
         if not finite.all():
             if not finite.any():
                 raise _Bad("image has no finite pixel values")
             img = np.where(finite, img, np.nan)
         img = _match_channels(img, self.channels)
+        lo, hi = np.nanmin(img), np.nanmax(img)
+        if lo == hi:  # normalization would map it to all zeros: an input with no information
+            raise _Bad(f"constant image (every pixel is {lo:g})")
         H, W = self.size
         if self.mode == "resize":
             if img.shape[:2] != (H, W):
@@ -203,6 +240,8 @@ class ImageFeaturizer(Featurizer):
             top, left = max(0, (h - H) // 2), max(0, (w - W) // 2)
             img = img[top : top + H, left : left + W]
         img = _normalize(img, *self.percentiles)
+        if img is None:  # e.g. the image varies, but not inside the centre crop
+            raise _Bad(f"no contrast left after {self.mode} to {H} × {W}")
         if img.shape[:2] != (H, W):  # crop mode, image smaller than size: centre it on zeros
             h, w = img.shape[:2]
             out = np.zeros((H, W, img.shape[2]), dtype=img.dtype)
@@ -218,8 +257,24 @@ def _short(exc: BaseException, limit: int = 160) -> str:
     return msg if len(msg) <= limit else msg[: limit - 3] + "..."
 
 
-def _decode_tiff(data: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Return (image as (H, W) or (H, W, c≤3), the array as stored)."""
+def _check_pixels(shape: Sequence[int], axes: str, max_pixels: int) -> None:
+    """Reject an image whose header claims more than ``max_pixels`` pixels, before decoding.
+
+    Pixels are height × width × planes (pages, z, time, channels stored as planes); samples of
+    one pixel (RGB, RGBA) do not count, so the limit means the same for gray and colour images.
+    """
+    count = 1
+    for n, ax in zip(shape, axes or "Q" * len(shape)):
+        if not (ax == "S" and n <= 4):
+            count *= int(n)
+    if count > max_pixels:
+        shown = " × ".join(str(int(n)) for n in shape)
+        raise _Bad(f"image has {count:,} pixels ({shown}), more than max_pixels={max_pixels:,}; not decoded")
+
+
+def _decode_tiff(data: bytes, max_pixels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return (image as (H, W) or (H, W, c≤3), the array as stored). Sizes are checked from the
+    header, before any pixel is decoded."""
     import tifffile
 
     try:
@@ -227,6 +282,7 @@ def _decode_tiff(data: bytes) -> tuple[np.ndarray, np.ndarray]:
             if not tif.series:
                 raise _Bad("TIFF holds no image")
             series = tif.series[0]
+            _check_pixels(series.shape, series.axes, max_pixels)
             arr = series.asarray()
             axes = series.axes
             page = tif.pages[0]
@@ -237,7 +293,7 @@ def _decode_tiff(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     except Exception as tiff_exc:
         # tifffile lacks some codecs without imagecodecs (LZW, JPEG); Pillow decodes many of them
         try:
-            return _decode_pil(data, ".tif")
+            return _decode_pil(data, ".tif", max_pixels)
         except _Bad:
             raise _Bad(f"unreadable TIFF: {type(tiff_exc).__name__}: {_short(tiff_exc)}") from None
     return _interpret_tiff(arr, axes, photometric, extrasamples), arr
@@ -276,15 +332,16 @@ def _interpret_tiff(arr: np.ndarray, axes: str, photometric: int, extrasamples: 
     return arr  # C (channels) or an unlabelled stack of ≤ 3 pages: channels
 
 
-def _decode_pil(data: bytes, ext: str) -> tuple[np.ndarray, np.ndarray]:
+def _decode_pil(data: bytes, ext: str, max_pixels: int) -> tuple[np.ndarray, np.ndarray]:
     from PIL import Image, UnidentifiedImageError
 
     kind = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}.get(ext, "TIFF")
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with _own_size_check(Image), Image.open(io.BytesIO(data)) as im:
             n_frames = int(getattr(im, "n_frames", 1) or 1)
             if n_frames > 1 and kind == "TIFF":
                 raise _Bad(f"TIFF has {n_frames} pages that could not be read as one image")
+            _check_pixels((im.height, im.width), "YX", max_pixels)  # open() read the header only
             im.load()
             mode = im.mode
             orig = np.asarray(im)
@@ -309,6 +366,20 @@ def _decode_pil(data: bytes, ext: str) -> tuple[np.ndarray, np.ndarray]:
     return arr, orig
 
 
+@contextmanager
+def _own_size_check(Image):
+    """Switch off Pillow's decompression-bomb guard while we open a file: we check the header
+    against ``max_pixels`` ourselves, and Pillow's fixed 89 MP warning / 179 MP error would
+    otherwise override the configured limit with a less clear reason. Featurization runs in
+    processes, not threads, so the module-level setting is restored before anyone else reads it."""
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
 # -- pixels ---------------------------------------------------------------------------------------
 def _match_channels(img: np.ndarray, channels: int) -> np.ndarray:
     """(H, W, c) with c in 1..3 → (H, W, channels)."""
@@ -324,18 +395,19 @@ def _match_channels(img: np.ndarray, channels: int) -> np.ndarray:
     return np.concatenate([img, np.zeros_like(img[:, :, :1])], axis=2)  # two channels → R, G, 0
 
 
-def _normalize(img: np.ndarray, p_lo: float, p_hi: float) -> np.ndarray:
-    """Map the image's p_lo / p_hi percentiles to 0 / 1 and clip; constant → zeros, NaN → 0."""
+def _normalize(img: np.ndarray, p_lo: float, p_hi: float) -> np.ndarray | None:
+    """Map the image's p_lo / p_hi percentiles to 0 / 1 and clip; NaN → 0. ``None`` for a
+    constant image (it has nothing to normalize; the caller rejects it)."""
     vals = img[np.isfinite(img)]
     if vals.size == 0:
-        return np.zeros_like(img)
+        return None
     lo, hi = np.percentile(vals, [p_lo, p_hi])
-    if not hi > lo:  # constant image (or percentiles collapsed onto one value)
+    if not hi > lo:  # percentiles collapsed onto one value (a mostly flat image)
         hi = vals.max()
         if not hi > lo:
-            return np.zeros_like(img)
+            return None
     out = (img - lo) / (hi - lo)
     return np.nan_to_num(np.clip(out, 0.0, 1.0), nan=0.0)
 
 
-__all__ = ["ImageFeaturizer", "SUPPORTED_EXTENSIONS"]
+__all__ = ["SUPPORTED_EXTENSIONS", "ImageFeaturizer"]
