@@ -1,7 +1,9 @@
 # biodl workflow: raw molecules, DNA and cell images -> featurized datasets -> splits -> models
 # (search on validation) + baselines -> predictions with uncertainty -> metrics -> HTML reports.
-# Rules are thin: each calls the biodl CLI.
+# Rules are thin: each calls the biodl CLI with its part of the checked spec, every value quoted.
 from snakemake.utils import min_version, validate
+
+from biodl.spec import workflow_spec
 
 min_version("8.20")
 
@@ -9,7 +11,14 @@ min_version("8.20")
 configfile: "config/config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+# The whole config is checked here, before Snakemake plans anything: a mistake is one line naming
+# its key path, exit code 2. The rules read SPEC, never the raw dict.
+SPEC = workflow_spec(config)
+
+
+# the schema is generated from the same spec (python -m biodl.spec), so Snakemake's own check agrees;
+# no defaults from it: a block's defaults are its class's, applied by biodl itself
+validate(config, "workflow/schemas/config.schema.yaml", set_default=False)
 
 
 report: "workflow/report/workflow.rst"

@@ -3,7 +3,6 @@ import json
 import numpy as np
 import pytest
 
-from biodl.config import load_config
 from biodl.dataset import featurize_source, load_dataset
 from biodl.errors import UserError
 from tests.conftest import DATA, ROOT, run_cli
@@ -122,23 +121,3 @@ def test_cli_featurize_and_one_line_errors(tmp_path, write):
 
     code, _, err = run_cli("featurize", tmp_path / "missing.csv", "--featurizer", "ecfp", "-o", tmp_path / "e")
     assert code == 2 and "input file not found" in err and err.strip().count("\n") == 0
-
-
-def test_config_misspelt_key_is_named(tmp_path):
-    import yaml
-
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    config["datasets"]["freesolv"]["featurisers"] = config["datasets"]["freesolv"].pop("featurizers")
-    bad = tmp_path / "config.yaml"
-    bad.write_text(yaml.safe_dump(config))
-    with pytest.raises(UserError, match=r"datasets.freesolv: .*'featurisers' was unexpected"):
-        load_config(bad)
-    code, _, err = run_cli("featurize", "--config", bad, "--dataset", "freesolv", "--featurizer", "ecfp",
-                           "-o", tmp_path / "o")
-    assert code == 2 and "featurisers" in err and err.strip().count("\n") == 0
-
-
-def test_default_config_is_valid_and_defaults_are_filled():
-    config = load_config(ROOT / "config" / "config.yaml")
-    assert config["seed"] == 0 and "freesolv" in config["datasets"]
-    assert json.dumps(config)  # JSON-able, as the workflow passes parts of it on the command line

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from biodl.config import SCHEMA_PATH
+from biodl.spec import SCHEMA_PATH
 from tests.conftest import ROOT, run_cli
 from tests.test_workflow import copy_workflow
 
@@ -118,6 +118,8 @@ def _schema_keys(schema: dict, prefix: str = "") -> set[str]:
         keys |= _schema_keys(extra)
     if isinstance(schema.get("items"), dict):
         keys |= _schema_keys(schema["items"])
+    for sub in schema.get("$defs", {}).values():  # every block of the generated schema
+        keys |= _schema_keys(sub)
     return keys
 
 

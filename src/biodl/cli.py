@@ -35,29 +35,54 @@ def _parse_params(pairs: list[str]) -> dict[str, Any]:
     return params
 
 
-def _load_json_arg(text: str, what: str) -> Any:
-    """A JSON object given inline or as a path to a .json / .yaml file."""
+def _load_json_arg(text: str, what: str, kind: str | None = None) -> Any:
+    """A JSON object given inline or as a path to a .json / .yaml file; with ``kind``, checked as
+    strictly as the same block in a config (biodl.spec) and returned as the user wrote it."""
+    from biodl.spec import MAX_CONFIG_BYTES, parse_block
+
     path = Path(text)
     if not text.lstrip().startswith("{") and path.is_file():
         import yaml
 
-        return yaml.safe_load(path.read_text())
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{what}: not valid JSON ({exc.msg}) and not a file") from None
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise UserError(f"{what}: {path} is {path.stat().st_size:,} bytes; not a spec biodl reads")
+        try:
+            data = yaml.safe_load(path.read_text())
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise UserError(f"{what}: {path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{what}: not valid JSON ({exc.msg}) and not a file") from None
+    return parse_block(kind, data, what).dump() if kind else data
+
+
+def _config(args):
+    from biodl.spec import load_config
+
+    return load_config(args.config)
+
+
+def _checked(kind: str, data: Any, what: str) -> dict:
+    from biodl.spec import parse_block
+
+    return parse_block(kind, data, what).dump()
 
 
 def _source_from_args(args) -> dict:
     if args.source:
-        return _load_json_arg(args.source, "--source")
+        return _load_json_arg(args.source, "--source", "source")
     if args.config:
-        from biodl.config import load_config
+        config = _config(args)
+        if args.dataset not in config.datasets:
+            raise UserError(f"{args.config}: no dataset {args.dataset!r} (have: {', '.join(config.datasets)})")
+        return config.datasets[args.dataset].source.dump()
+    source = _source_from_files(args)
+    return _checked("source", source, "input files")
 
-        config = load_config(args.config)
-        if args.dataset not in config["datasets"]:
-            raise UserError(f"{args.config}: no dataset {args.dataset!r} (have: {', '.join(config['datasets'])})")
-        return config["datasets"][args.dataset]["source"]
+
+def _source_from_files(args) -> dict:
     if not args.inputs:
         raise UserError("featurize: give input files, --source JSON, or --config with --dataset")
     first = Path(args.inputs[0])
@@ -84,15 +109,12 @@ def _source_from_args(args) -> dict:
 
 def _featurizer_from_args(args) -> dict:
     if args.config and not args.featurizer.lstrip().startswith("{"):
-        from biodl.config import load_config
-
-        config = load_config(args.config)
-        spec = config.get("featurizers", {}).get(args.featurizer)
+        spec = _config(args).featurizers.get(args.featurizer)
         if spec is not None:
-            return {**spec, **_parse_params(args.param)}
+            return _checked("featurizer", {**spec.dump(), **_parse_params(args.param)}, "--featurizer")
     spec = _load_json_arg(args.featurizer, "--featurizer") if args.featurizer.lstrip().startswith("{") \
         else {"type": args.featurizer}
-    return {**spec, **_parse_params(args.param)}
+    return _checked("featurizer", {**spec, **_parse_params(args.param)}, "--featurizer")
 
 
 def cmd_featurize(args) -> int:
@@ -109,18 +131,33 @@ def cmd_featurize(args) -> int:
     return 0
 
 
-def _experiment_from_args(args) -> dict:
+def _experiment_from_args(args, parts: tuple[str, ...] | None = None) -> dict:
+    """The experiment spec, checked. ``parts``: the keys a stage reads when the workflow passes
+    only those (the baseline's rule passes task and baseline, so model changes do not rerun it)."""
     if args.experiment:
-        return _load_json_arg(args.experiment, "--experiment")
+        data = _load_json_arg(args.experiment, "--experiment")
+        if parts is not None and isinstance(data, dict) and set(data) <= set(parts):
+            return _checked_parts(data, "--experiment")
+        return _checked("experiment", data, "--experiment")
     if args.config:
-        from biodl.config import load_config
-
-        config = load_config(args.config)
-        if args.name not in config.get("experiments", {}):
+        config = _config(args)
+        if args.name not in config.experiments:
             raise UserError(f"{args.config}: no experiment {args.name!r} "
-                            f"(have: {', '.join(config.get('experiments', {})) or 'none'})")
-        return config["experiments"][args.name]
+                            f"(have: {', '.join(config.experiments) or 'none'})")
+        return config.experiments[args.name].dump()
     raise UserError("give --experiment JSON, or --config with --name")
+
+
+def _checked_parts(data: dict, what: str) -> dict:
+    from biodl.spec import TASK_NAMES
+
+    out = dict(data)
+    if "task" in out and out["task"] not in TASK_NAMES:
+        raise UserError(f"{what}: task: must be one of {', '.join(TASK_NAMES)} (got {out['task']!r})")
+    for key in ("baseline", "model", "train", "uncertainty"):
+        if key in out:
+            out[key] = _checked(key, out[key], f"{what}: {key}")
+    return out
 
 
 def _test_sets(pairs: list[str] | None) -> dict[str, str]:
@@ -140,7 +177,7 @@ def _logger(verbose: bool):
 def cmd_split(args) -> int:
     from biodl.experiment import split_dataset
 
-    spec = _load_json_arg(args.spec, "--spec")
+    spec = _load_json_arg(args.spec, "--spec", "split")
     split = split_dataset(args.features, spec, args.out, seed=args.seed, dataset=args.dataset)
     audit = split["audit"]
     print(f"{args.out}: {split['method']} split, sizes {split['sizes']}, "
@@ -185,7 +222,7 @@ def cmd_predict(args) -> int:
 def cmd_baseline(args) -> int:
     from biodl.experiment import baseline_experiment
 
-    baseline_experiment(args.name, _experiment_from_args(args), args.features, args.split, args.out,
+    baseline_experiment(args.name, _experiment_from_args(args, ("task", "baseline")), args.features, args.split, args.out,
                         test_sets=_test_sets(args.test_set), seed=args.seed, n_jobs=args.n_jobs)
     print(f"{args.out}: baseline predictions written", file=sys.stderr)
     return 0
@@ -213,7 +250,7 @@ def _headline(scores: dict) -> str:
 def cmd_report(args) -> int:
     from biodl.report import write_experiment_report
 
-    experiment = _load_json_arg(args.experiment, "--experiment") if args.experiment else None
+    experiment = _load_json_arg(args.experiment, "--experiment", "experiment") if args.experiment else None
     out = write_experiment_report(args.name, args.metrics, args.predictions, args.out, model_dir=args.model_dir,
                                   split_path=args.split, features=args.features, experiment=experiment)
     print(f"{out}: report written", file=sys.stderr)
@@ -244,10 +281,33 @@ def cmd_simulate_cells(args) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def cmd_check(args) -> int:
+    config = _config(args)
+    print(f"{args.config}: ok — {len(config.datasets)} datasets, {len(config.featurizers)} featurizers, "
+          f"{len(config.experiments)} experiments", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="biodl", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"biodl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("check", help="check a config file (every key, value and name) without running anything",
+                       description="Check config.yaml the way the workflow does at start: one line naming the "
+                                   "first mistake's key path, exit code 2; exit 0 when it is fine.")
+    p.add_argument("--config", default="config/config.yaml", help="config file (default: config/config.yaml)")
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("featurize", help="raw inputs -> featurized dataset directory",
                        description="Featurize raw inputs into X.npy / y.npy / meta.parquet / rejects.csv / "
@@ -290,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train (with hyperparameter search on valid) -> model directory")
     experiment_args(p)
+    p.add_argument("--threads", type=_positive_int, help="CPU threads for torch (default: torch's own choice)")
     p.add_argument("-v", "--verbose", action="store_true", help="log every epoch")
     p.add_argument("-o", "--out", required=True, help="output model directory")
     p.set_defaults(func=cmd_train)
@@ -319,6 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-set", action="append", metavar="NAME=FEATURES_DIR", help="workflow mode: extra test set")
     p.add_argument("--name", help="experiment name (workflow mode)")
     p.add_argument("--n-jobs", type=int, default=1)
+    p.add_argument("--threads", type=_positive_int, help="CPU threads for torch (default: torch's own choice)")
     p.add_argument("-o", "--out", required=True, help="output CSV (raw mode) or parquet (workflow mode)")
     p.set_defaults(func=cmd_predict, dataset=None)
 
@@ -364,6 +426,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "threads", None):
+            from biodl.device import limit_threads
+
+            limit_threads(args.threads)
         return args.func(args)
     except UserError as exc:
         print(f"biodl {args.command}: error: {exc}", file=sys.stderr)

@@ -95,3 +95,25 @@ def describe_device(device: str) -> dict:
         info["gpu_name"] = torch.cuda.get_device_name(index)
         info["cuda_device_count"] = torch.cuda.device_count()
     return info
+
+
+def limit_threads(n: int) -> int:
+    """Use ``n`` CPU threads for torch and its BLAS / OpenMP pools, waiting passively.
+
+    Snakemake gives each job ``threads``; more would oversubscribe the cores it gave other jobs.
+    OpenMP's default wait policy spins idle threads for a while before sleeping, which on a busy
+    machine burns the cores other processes need (bench/threads.py measures it). The environment
+    settings take effect only before torch is first imported, so the CLI calls this first.
+    """
+    n = max(1, int(n))
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = str(n)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import torch
+
+    torch.set_num_threads(n)
+    try:
+        torch.set_num_interop_threads(n)
+    except RuntimeError:  # already set, or inter-op work has started: the intra-op setting still holds
+        pass
+    return n

@@ -11,7 +11,8 @@ tests/test_spec.py asserts they equal the torch class's constructor signature.
 
 from __future__ import annotations
 
-from typing import ClassVar, Sequence
+from collections.abc import Sequence
+from typing import ClassVar
 
 from biodl.registry import Choices, Interval, Registry
 
@@ -78,6 +79,6 @@ class RNNParams(ModelParams):
                          "vocab_size": POSITIVE_INT}
 
     def __init__(self, cell: str = "gru", hidden: int = 128, layers: int = 1, bidirectional: bool = True,
-                 dropout: float = 0.1, embedding: int = 32, input: str = "tokens",  # noqa: A002
+                 dropout: float = 0.1, embedding: int = 32, input: str = "tokens",
                  vocab_size: int = 256, n_value: float = 0.0):
         pass

@@ -17,8 +17,9 @@ checked against before any job runs, so a class and its config check cannot drif
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, Iterator, TypeVar
+from typing import Any, Generic, TypeVar
 
 from biodl.errors import UserError
 

@@ -29,17 +29,25 @@ import re
 import sys
 import typing
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
 import annotated_types
-from pydantic import (BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, ValidationError,
-                      model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    ValidationError,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from biodl.errors import UserError
-from biodl.registry import Choices, Interval, Length
+from biodl.registry import Choices, Length
 
 #: names become directory and file names, and Snakemake wildcards
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
@@ -182,12 +190,12 @@ def _tagged_union(kind: str, blocks: Mapping[str, type[Spec]], key: str) -> Any:
         return f"{key}={tag}" if isinstance(tag, str) and tag in blocks else None
 
     members = tuple(Annotated[blocks[n], Tag(f"{key}={n}")] for n in names)
-    return Annotated[Union[members], Discriminator(  # type: ignore[valid-type]
+    return Annotated[members, Discriminator(  # type: ignore[valid-type]
         pick, custom_error_type="unknown_tag", custom_error_message=f"unknown {kind} {key}",
         custom_error_context={"key": key, "allowed": ", ".join(names)})]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _registry_blocks() -> dict[str, Any]:
     """Import the registries (light modules: numpy, no torch) and build one block per entry."""
     from biodl.baselines import BASELINES
@@ -218,11 +226,11 @@ class CsvSource(Spec):
 
     format: Literal["csv"]
     path: PathStr
-    input: Name | str = Field("smiles", description="column with SMILES or sequences")
-    id: Optional[str] = Field(None, description="column with unique ids (default: file stem + row number)")
+    input: str = Field("smiles", description="column with SMILES or sequences")
+    id: str | None = Field(None, description="column with unique ids (default: file stem + row number)")
     targets: list[str] = Field(default_factory=list, description="target columns (blank cells: missing labels)")
     meta: list[str] = Field(default_factory=list, description="extra columns copied into meta.parquet")
-    sep: Optional[Annotated[str, StringConstraints(min_length=1, max_length=1)]] = None
+    sep: Annotated[str, StringConstraints(min_length=1, max_length=1)] | None = None
 
 
 class SdfSource(Spec):
@@ -230,25 +238,25 @@ class SdfSource(Spec):
 
     format: Literal["sdf"]
     path: PathStr
-    id: Optional[str] = Field(None, description="property with unique ids")
+    id: str | None = Field(None, description="property with unique ids")
     targets: list[str] = Field(default_factory=list, description="properties holding targets")
 
 
 class FastaFile(Spec):
     path: PathStr
-    label: Optional[float] = None
+    label: float | None = None
 
 
 class FastaSource(Spec):
     """FASTA files, one label per file (or none)."""
 
     format: Literal["fasta"]
-    path: Optional[PathStr] = None
+    path: PathStr | None = None
     files: list[FastaFile] = Field(default_factory=list)
-    target: Optional[str] = Field(None, description="task name of the per-file labels")
+    target: str | None = Field(None, description="task name of the per-file labels")
 
     @model_validator(mode="after")
-    def _files(self) -> "FastaSource":
+    def _files(self) -> FastaSource:
         if not self.files and not self.path:
             raise PydanticCustomError("fasta_files", "give 'files' (a list of {{path, label}}) or 'path'")
         labelled = [f for f in self.files if f.label is not None]
@@ -264,9 +272,9 @@ class ImagesSource(Spec):
 
     format: Literal["images"]
     path: PathStr
-    labels: Optional[PathStr] = Field(None, description="'bbbc005' or a labels CSV path")
+    labels: PathStr | None = Field(None, description="'bbbc005' or a labels CSV path")
     targets: list[str] = Field(default_factory=list)
-    id: Optional[str] = Field(None, description="labels CSV column with the file names (default: file)")
+    id: str | None = Field(None, description="labels CSV column with the file names (default: file)")
 
 
 SOURCE_BLOCKS = {"csv": CsvSource, "sdf": SdfSource, "fasta": FastaSource, "images": ImagesSource}
@@ -300,13 +308,13 @@ class SimulateCellsSpec(Spec):
     size: Annotated[int, Bounds(ge=16, le=8192)] = 128
 
     @model_validator(mode="after")
-    def _range(self) -> "SimulateCellsSpec":
+    def _range(self) -> SimulateCellsSpec:
         if self.counts[0] > self.counts[1]:
             raise PydanticCustomError("range", "counts must be [low, high] with low <= high")
         return self
 
 
-@lru_cache(maxsize=None)
+@cache
 def _build_spec_classes():
     """DatasetSpec, ExperimentSpec and ConfigSpec, built once the registries are imported."""
     from pydantic import create_model
@@ -495,8 +503,7 @@ def _message(error: Mapping[str, Any]) -> str:
     if kind in ("finite_number",):
         return f"must be a finite number (got {_short(value)})"
     msg = error["msg"]
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
+    msg = msg.removeprefix("Value error, ")
     return f"{msg[:1].lower()}{msg[1:]} (got {_short(value)})"
 
 
@@ -507,12 +514,14 @@ def format_error(exc: ValidationError, where: str) -> str:
     error = errors[0]
     path = _path(error["loc"])
     if error["type"] == "unknown_key":
-        path = f"{path}.{error['ctx']['key']}" if error["loc"] else error["ctx"]["key"]
+        key = error["ctx"]["key"]
+        path = key if path == "(top level)" else f"{path}.{key}"
     elif error["type"] == "unknown_tag":
         key = error["ctx"]["key"]
         if not isinstance(error.get("input"), dict):
             return f"{where}: {path}: {_message(error)}"
-        return f"{where}: {path}.{key}: {_message(error).split(': ', 1)[1]}"
+        path = key if path == "(top level)" else f"{path}.{key}"
+        return f"{where}: {path}: {_message(error).split(': ', 1)[1]}"
     return f"{where}: {path}: {_message(error)}"
 
 

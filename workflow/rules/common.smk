@@ -1,36 +1,40 @@
 import json
-import shlex
+
+
+# -1 in the config means every core Snakemake was given
+N_JOBS = SPEC.n_jobs if SPEC.n_jobs > 0 else workflow.cores
+
+
+def as_json(value):
+    """A spec block as one JSON argument; the shell line quotes it with {params.x:q}."""
+    return json.dumps(value, sort_keys=True)
 
 
 def all_feature_sets():
     """Every configured dataset x featurizer, as its manifest path."""
     return [
         f"results/features/{dataset}/{featurizer}/manifest.json"
-        for dataset, spec in config["datasets"].items()
-        for featurizer in spec["featurizers"]
+        for dataset, spec in SPEC.datasets.items()
+        for featurizer in spec.featurizers
     ]
 
 
 def source_inputs(wildcards):
     """The raw files a dataset reads (a simulated image folder is the output of simulate_cells)."""
-    source = config["datasets"][wildcards.dataset]["source"]
-    if source["format"] == "fasta":
-        return [entry["path"] for entry in source["files"]]
-    paths = [source["path"]]
-    if source["format"] == "images" and source.get("labels") not in (None, "bbbc005"):
-        paths.append(source["labels"])
+    source = SPEC.datasets[wildcards.dataset].source
+    if source.format == "fasta":
+        return [entry.path for entry in source.files] or [source.path]
+    paths = [source.path]
+    if source.format == "images" and source.labels not in (None, "bbbc005"):
+        paths.append(source.labels)
     return paths
 
 
-def quoted_json(value):
-    return shlex.quote(json.dumps(value, sort_keys=True))
-
-
 wildcard_constraints:
-    dataset="[A-Za-z0-9_-]+",
-    featurizer="[A-Za-z0-9_-]+",
-    experiment="[A-Za-z0-9_-]+",
-    split="[A-Za-z0-9_-]+",
+    dataset="[A-Za-z0-9][A-Za-z0-9_-]*",
+    featurizer="[A-Za-z0-9][A-Za-z0-9_-]*",
+    experiment="[A-Za-z0-9][A-Za-z0-9_-]*",
+    split="[A-Za-z0-9][A-Za-z0-9_-]*",
 
 
 def features_dir(dataset, featurizer):
@@ -38,44 +42,43 @@ def features_dir(dataset, featurizer):
 
 
 def experiment(wildcards):
-    return config["experiments"][wildcards.experiment]
+    return SPEC.experiments[wildcards.experiment]
 
 
 def reference_featurizer(dataset):
     """Splits are computed on the dataset's first featurizer (its meta has the group keys)."""
-    return config["datasets"][dataset]["featurizers"][0]
+    return SPEC.datasets[dataset].featurizers[0]
 
 
 def split_file(exp):
-    return f"results/splits/{exp['dataset']}/{exp['split']}.json"
+    return f"results/splits/{exp.dataset}/{exp.split}.json"
 
 
 def test_set_args(exp, featurizer):
-    return " ".join(
-        f"--test-set {name}={features_dir(name, featurizer)}" for name in exp.get("test_sets", [])
-    )
+    """--test-set NAME=DIR pairs as a list: Snakemake quotes each item of a list on its own."""
+    return [f"--test-set={name}={features_dir(name, featurizer)}" for name in exp.test_sets]
 
 
 def test_set_manifests(exp, featurizer):
-    return [f"{features_dir(name, featurizer)}/manifest.json" for name in exp.get("test_sets", [])]
+    return [f"{features_dir(name, featurizer)}/manifest.json" for name in exp.test_sets]
 
 
 def all_metrics():
-    return [f"results/metrics/{name}.json" for name in config.get("experiments", {})]
+    return [f"results/metrics/{name}.json" for name in SPEC.experiments]
 
 
 def baseline_featurizer(exp):
-    return exp["baseline"].get("featurizer", exp["featurizer"])
+    return exp.baseline.featurizer or exp.featurizer
 
 
 def evaluation_inputs(wc):
     inputs = [f"results/predictions/{wc.experiment}.parquet"]
-    if "baseline" in experiment(wc):
+    if experiment(wc).baseline is not None:
         inputs.append(f"results/predictions/{wc.experiment}.baseline.parquet")
     return inputs
 
 
 def all_reports():
     """A report per experiment and the leaderboard (none without experiments)."""
-    names = list(config.get("experiments", {}))
+    names = list(SPEC.experiments)
     return [f"results/reports/{name}.html" for name in names] + (["results/reports/index.html"] if names else [])

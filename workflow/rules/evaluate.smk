@@ -6,7 +6,7 @@ rule evaluate:
     output:
         "results/metrics/{experiment}.json",
     params:
-        task=lambda wc: f"--task {experiment(wc)['task']}" if "task" in experiment(wc) else "",
+        task=lambda wc: [f"--task={experiment(wc).task}"] if experiment(wc).task else [],
     conda:
         "../envs/biodl.yaml"
     log:
@@ -14,5 +14,5 @@ rule evaluate:
     benchmark:
         "benchmarks/evaluate/{experiment}.tsv"
     shell:
-        "biodl evaluate --name {wildcards.experiment} --predictions {input.predictions} --split {input.split} "
-        "{params.task} --model-manifest {input.model} --out {output} 2> {log}"
+        "biodl evaluate --name {wildcards.experiment:q} --predictions {input.predictions:q} --split {input.split:q} "
+        "{params.task:q} --model-manifest {input.model:q} --out {output:q} 2> {log:q}"

@@ -4,10 +4,10 @@ rule featurize:
     output:
         manifest="results/features/{dataset}/{featurizer}/manifest.json",
     params:
-        out=lambda wc: f"results/features/{wc.dataset}/{wc.featurizer}",
-        source=lambda wc: quoted_json(config["datasets"][wc.dataset]["source"]),
-        featurizer=lambda wc: quoted_json(config["featurizers"][wc.featurizer]),
-    threads: config["n_jobs"]
+        out=lambda wc: features_dir(wc.dataset, wc.featurizer),
+        source=lambda wc: as_json(SPEC.datasets[wc.dataset].source.dump()),
+        featurizer=lambda wc: as_json(SPEC.featurizers[wc.featurizer].dump()),
+    threads: N_JOBS
     conda:
         "../envs/biodl.yaml"
     log:
@@ -15,5 +15,5 @@ rule featurize:
     benchmark:
         "benchmarks/featurize/{dataset}/{featurizer}.tsv"
     shell:
-        "biodl featurize --source {params.source} --featurizer {params.featurizer} "
-        "--dataset {wildcards.dataset} --n-jobs {threads} --out {params.out} 2> {log}"
+        "biodl featurize --source {params.source:q} --featurizer {params.featurizer:q} "
+        "--dataset {wildcards.dataset:q} --n-jobs {threads} --out {params.out:q} 2> {log:q}"

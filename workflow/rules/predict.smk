@@ -1,13 +1,16 @@
 rule predict:
     input:
-        model="results/models/{experiment}/manifest.json",
+        model="results/models/{experiment}/model.pt",
+        manifest="results/models/{experiment}/manifest.json",
         split=lambda wc: split_file(experiment(wc)),
-        test_sets=lambda wc: test_set_manifests(experiment(wc), experiment(wc)["featurizer"]),
+        features=lambda wc: f"{features_dir(experiment(wc).dataset, experiment(wc).featurizer)}/manifest.json",
+        test_sets=lambda wc: test_set_manifests(experiment(wc), experiment(wc).featurizer),
     output:
         "results/predictions/{experiment}.parquet",
     params:
-        features=lambda wc: features_dir(experiment(wc)["dataset"], experiment(wc)["featurizer"]),
-        test_sets=lambda wc: test_set_args(experiment(wc), experiment(wc)["featurizer"]),
+        features=lambda wc: features_dir(experiment(wc).dataset, experiment(wc).featurizer),
+        test_sets=lambda wc: test_set_args(experiment(wc), experiment(wc).featurizer),
+    threads: N_JOBS
     conda:
         "../envs/biodl.yaml"
     log:
@@ -15,24 +18,24 @@ rule predict:
     benchmark:
         "benchmarks/predict/{experiment}.tsv"
     shell:
-        "biodl predict --name {wildcards.experiment} --model results/models/{wildcards.experiment}/model.pt "
-        "--features {params.features} --split {input.split} {params.test_sets} --out {output} 2> {log}"
+        "biodl predict --name {wildcards.experiment:q} --model {input.model:q} --features {params.features:q} "
+        "--split {input.split:q} {params.test_sets:q} --threads {threads} --out {output:q} 2> {log:q}"
 
 
 rule baseline:
     input:
-        features=lambda wc: f"{features_dir(experiment(wc)['dataset'], baseline_featurizer(experiment(wc)))}/manifest.json",
+        features=lambda wc: f"{features_dir(experiment(wc).dataset, baseline_featurizer(experiment(wc)))}/manifest.json",
         split=lambda wc: split_file(experiment(wc)),
         test_sets=lambda wc: test_set_manifests(experiment(wc), baseline_featurizer(experiment(wc))),
     output:
         "results/predictions/{experiment}.baseline.parquet",
     params:
-        features=lambda wc: features_dir(experiment(wc)["dataset"], baseline_featurizer(experiment(wc))),
+        features=lambda wc: features_dir(experiment(wc).dataset, baseline_featurizer(experiment(wc))),
         # only what the baseline reads: changing the deep model's settings must not retrain it
-        spec=lambda wc: quoted_json({k: v for k, v in experiment(wc).items() if k in ("task", "baseline")}),
+        spec=lambda wc: as_json({k: v for k, v in experiment(wc).dump().items() if k in ("task", "baseline")}),
         test_sets=lambda wc: test_set_args(experiment(wc), baseline_featurizer(experiment(wc))),
-        seed=config["seed"],
-    threads: config["n_jobs"]
+        seed=SPEC.seed,
+    threads: N_JOBS
     conda:
         "../envs/biodl.yaml"
     log:
@@ -40,5 +43,6 @@ rule baseline:
     benchmark:
         "benchmarks/baseline/{experiment}.tsv"
     shell:
-        "biodl baseline --name {wildcards.experiment} --experiment {params.spec} --features {params.features} "
-        "--split {input.split} {params.test_sets} --seed {params.seed} --n-jobs {threads} --out {output} 2> {log}"
+        "biodl baseline --name {wildcards.experiment:q} --experiment {params.spec:q} "
+        "--features {params.features:q} --split {input.split:q} {params.test_sets:q} --seed {params.seed:q} "
+        "--n-jobs {threads} --out {output:q} 2> {log:q}"

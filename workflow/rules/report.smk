@@ -6,7 +6,7 @@ rule report:
         predictions=evaluation_inputs,
         model="results/models/{experiment}/manifest.json",
         split=lambda wc: split_file(experiment(wc)),
-        features=lambda wc: f"{features_dir(experiment(wc)['dataset'], experiment(wc)['featurizer'])}/manifest.json",
+        features=lambda wc: f"{features_dir(experiment(wc).dataset, experiment(wc).featurizer)}/manifest.json",
     output:
         report(
             "results/reports/{experiment}.html",
@@ -17,7 +17,7 @@ rule report:
     params:
         model_dir=lambda wc, input: os.path.dirname(input.model),
         features=lambda wc, input: os.path.dirname(input.features),
-        spec=lambda wc: quoted_json(experiment(wc)),
+        spec=lambda wc: as_json(experiment(wc).dump()),
     conda:
         "../envs/biodl.yaml"
     log:
@@ -25,9 +25,9 @@ rule report:
     benchmark:
         "benchmarks/report/{experiment}.tsv"
     shell:
-        "biodl report --name {wildcards.experiment} --metrics {input.metrics} --predictions {input.predictions} "
-        "--model-dir {params.model_dir} --split {input.split} --features {params.features} "
-        "--experiment {params.spec} --out {output} 2> {log}"
+        "biodl report --name {wildcards.experiment:q} --metrics {input.metrics:q} "
+        "--predictions {input.predictions:q} --model-dir {params.model_dir:q} --split {input.split:q} "
+        "--features {params.features:q} --experiment {params.spec:q} --out {output:q} 2> {log:q}"
 
 
 rule leaderboard:
@@ -42,4 +42,4 @@ rule leaderboard:
     benchmark:
         "benchmarks/report/index.tsv"
     shell:
-        "biodl leaderboard --metrics {input} --out {output} 2> {log}"
+        "biodl leaderboard --metrics {input:q} --out {output:q} 2> {log:q}"

@@ -1,12 +1,12 @@
 rule simulate_cells:
     output:
-        directory(config["simulate_cells"]["out"]),
+        directory(SPEC.simulate_cells.out),
     params:
-        seed=config["simulate_cells"]["seed"],
-        counts="{}-{}".format(*config["simulate_cells"]["counts"]),
-        sites=config["simulate_cells"]["sites"],
-        blurs=",".join(map(str, config["simulate_cells"]["blurs"])),
-        size=config["simulate_cells"]["size"],
+        seed=SPEC.simulate_cells.seed,
+        counts="{}-{}".format(*SPEC.simulate_cells.counts),
+        sites=SPEC.simulate_cells.sites,
+        blurs=",".join(map(str, SPEC.simulate_cells.blurs)),
+        size=SPEC.simulate_cells.size,
     conda:
         "../envs/biodl.yaml"
     log:
@@ -14,5 +14,5 @@ rule simulate_cells:
     benchmark:
         "benchmarks/simulate_cells.tsv"
     shell:
-        "biodl simulate-cells --out {output} --seed {params.seed} --counts {params.counts} "
-        "--sites {params.sites} --blurs {params.blurs} --size {params.size} 2> {log}"
+        "biodl simulate-cells --out {output:q} --seed {params.seed:q} --counts {params.counts:q} "
+        "--sites {params.sites:q} --blurs {params.blurs:q} --size {params.size:q} 2> {log:q}"

@@ -5,8 +5,8 @@ rule split:
         "results/splits/{dataset}/{split}.json",
     params:
         features=lambda wc: features_dir(wc.dataset, reference_featurizer(wc.dataset)),
-        spec=lambda wc: quoted_json(config["datasets"][wc.dataset]["splits"][wc.split]),
-        seed=config["seed"],
+        spec=lambda wc: as_json(SPEC.datasets[wc.dataset].splits[wc.split].dump()),
+        seed=SPEC.seed,
     conda:
         "../envs/biodl.yaml"
     log:
@@ -14,5 +14,5 @@ rule split:
     benchmark:
         "benchmarks/split/{dataset}/{split}.tsv"
     shell:
-        "biodl split --features {params.features} --spec {params.spec} --seed {params.seed} "
-        "--dataset {wildcards.dataset} --out {output} 2> {log}"
+        "biodl split --features {params.features:q} --spec {params.spec:q} --seed {params.seed:q} "
+        "--dataset {wildcards.dataset:q} --out {output:q} 2> {log:q}"

@@ -1,23 +1,24 @@
 rule train:
     input:
-        features=lambda wc: f"{features_dir(experiment(wc)['dataset'], experiment(wc)['featurizer'])}/manifest.json",
+        features=lambda wc: f"{features_dir(experiment(wc).dataset, experiment(wc).featurizer)}/manifest.json",
         split=lambda wc: split_file(experiment(wc)),
     output:
         manifest="results/models/{experiment}/manifest.json",
+        model="results/models/{experiment}/model.pt",
     params:
-        out="results/models/{experiment}",
-        features=lambda wc: features_dir(experiment(wc)["dataset"], experiment(wc)["featurizer"]),
+        out=lambda wc, output: os.path.dirname(output.manifest),
+        features=lambda wc: features_dir(experiment(wc).dataset, experiment(wc).featurizer),
         # what training reads: the baseline, free text and extra test sets do not retrain the model
-        spec=lambda wc: quoted_json(
-            {k: v for k, v in experiment(wc).items() if k not in ("baseline", "description", "test_sets")}
+        spec=lambda wc: as_json(
+            {k: v for k, v in experiment(wc).dump().items() if k not in ("baseline", "description", "test_sets")}
         ),
-        seed=config["seed"],
-    threads: config["n_jobs"]
+        seed=SPEC.seed,
+    threads: N_JOBS
     resources:
         # `gpu: true` in an experiment: one GPU and this job's threads as CPUs per GPU (the SLURM
         # executor turns these into --gpus=1 --cpus-per-gpu=N); partitions / accounts: user's profile
-        gpu=lambda wc: 1 if experiment(wc).get("gpu") else 0,
-        cpus_per_gpu=lambda wc, threads: threads if experiment(wc).get("gpu") else 0,
+        gpu=lambda wc: 1 if experiment(wc).gpu else 0,
+        cpus_per_gpu=lambda wc, threads: threads if experiment(wc).gpu else 0,
     conda:
         "../envs/biodl.yaml"
     log:
@@ -25,7 +26,7 @@ rule train:
     benchmark:
         "benchmarks/train/{experiment}.tsv"
     shell:
-        "BIODL_EXPECT_GPU={resources.gpu} OMP_NUM_THREADS={threads} "
-        "biodl train --name {wildcards.experiment} --experiment {params.spec} "
-        "--features {params.features} --split {input.split} --seed {params.seed} --verbose "
-        "--out {params.out} 2> {log}"
+        "BIODL_EXPECT_GPU={resources.gpu} "
+        "biodl train --name {wildcards.experiment:q} --experiment {params.spec:q} "
+        "--features {params.features:q} --split {input.split:q} --seed {params.seed:q} --threads {threads} "
+        "--verbose --out {params.out:q} 2> {log:q}"
