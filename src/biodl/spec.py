@@ -190,7 +190,7 @@ def _tagged_union(kind: str, blocks: Mapping[str, type[Spec]], key: str) -> Any:
         return f"{key}={tag}" if isinstance(tag, str) and tag in blocks else None
 
     members = tuple(Annotated[blocks[n], Tag(f"{key}={n}")] for n in names)
-    return Annotated[members, Discriminator(  # type: ignore[valid-type]
+    return Annotated[Union[members], Discriminator(  # type: ignore[valid-type]
         pick, custom_error_type="unknown_tag", custom_error_message=f"unknown {kind} {key}",
         custom_error_context={"key": key, "allowed": ", ".join(names)})]
 
