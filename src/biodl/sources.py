@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,12 @@ from biodl.bbbc005 import parse_bbbc005_name
 from biodl.errors import UserError
 from biodl.featurizers.base import Reject
 
+#: image files the image featurizer reads
 IMAGE_EXTENSIONS = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+#: image files it cannot read: still inputs in an image folder, so each is a reject that says why
+OTHER_IMAGE_EXTENSIONS = (".bmp", ".dib", ".gif", ".webp", ".jp2", ".j2k", ".jpx", ".jxl", ".heic", ".heif",
+                          ".ico", ".pbm", ".pgm", ".ppm", ".pnm", ".tga", ".psd", ".exr", ".dcm", ".czi",
+                          ".nd2", ".lif", ".lsm", ".svs", ".ndpi", ".vsi", ".ims", ".oib", ".oif")
 _REGION_RE = re.compile(r"^(?P<chrom>[^:\s]+):(?P<start>\d+)-(?P<end>\d+)")
 
 
@@ -44,6 +50,7 @@ class RawTable:
              a list, numpy array or pyarrow Array.
     rejects: reader-level rejects (row index, input, reason).
     files:   input files, for the manifest's sha256.
+    skipped: files seen but not read as inputs (non-image files in an image folder).
     """
 
     ids: list[str]
@@ -53,6 +60,7 @@ class RawTable:
     meta: dict[str, list] = field(default_factory=dict)
     rejects: list[Reject] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -85,20 +93,104 @@ def _as_list(value) -> list:
     return [value] if isinstance(value, str) else list(value)
 
 
-def _parse_targets(frame, targets: list[str], path: Path, first_row: int = 0):
-    """Columns → float32 matrix; blanks are NaN (missing label), non-numbers are row rejects."""
+#: the largest label y.npy (float32) can hold; a larger one would silently become inf
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _label_problem(col: str, raw: Any, value: float) -> str | None:
+    """Why ``value`` (parsed from ``raw``) cannot be a label of target ``col``; None if it can.
+    NaN here is a written 'nan', not a blank: blanks are missing labels and never reach this."""
+    if not np.isfinite(value):
+        return f"target {col!r} is not a number: {raw!r}"  # nan, inf, -inf, 1e999 alike
+    if abs(value) > _FLOAT32_MAX:
+        return f"target {col!r} is out of the float32 range: {raw!r}"
+    return None
+
+
+def _parse_targets(frame, targets: list[str], bad: dict[int, str] | None = None):
+    """Columns → float32 matrix; blanks are NaN (missing label), anything else that is not a finite
+    number (text, 'nan', 'inf', beyond float32) is a row reject. ``bad`` (row → reason) is extended
+    and returned; a row keeps its first reason."""
     import pandas as pd
 
     y = np.full((len(frame), len(targets)), np.nan, np.float32)
-    bad: dict[int, str] = {}
+    bad = {} if bad is None else bad
     for j, col in enumerate(targets):
         raw = frame[col]
         numeric = pd.to_numeric(raw, errors="coerce")
-        not_number = numeric.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
-        for i in np.flatnonzero(not_number.to_numpy()):
-            bad.setdefault(int(i), f"target {col!r} is not a number: {raw.iloc[i]!r}")
-        y[:, j] = numeric.to_numpy(dtype=np.float64, na_value=np.nan)
+        values = numeric.to_numpy(dtype=np.float64, na_value=np.nan)
+        given = (raw.notna() & (raw.astype(str).str.strip() != "")).to_numpy()
+        with np.errstate(invalid="ignore", over="ignore"):  # the rows that overflow are rejected
+            suspect = given & ~(np.abs(values) <= _FLOAT32_MAX)  # NaN compares False: caught here
+            y[:, j] = values
+        for i in np.flatnonzero(suspect):
+            bad.setdefault(int(i), _label_problem(col, raw.iloc[i], values[i]))
     return y, bad
+
+
+def _read_frame(path: Path, sep: str):
+    """The CSV as a DataFrame of str (NaN for blank fields) and {row: reason} for rows whose number
+    of fields differs from the header's.
+
+    pandas pads a short row with NaN without a word, skips a long one with only a warning, and
+    takes the first column as the index when the first data row has one field too many (every
+    value shifts one column): so when it warns, or when the last column has blanks (how a short
+    row shows), the file is read again record by record with the csv module, which sees each
+    record's fields. Well-formed files take the pandas path alone.
+    """
+    import warnings
+
+    import pandas as pd
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=[""],
+                                on_bad_lines="warn", index_col=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise UserError(f"{path}: cannot read as CSV: {str(exc).splitlines()[0]}") from None
+    suspicious = bool(caught) or (len(frame.columns) and frame.iloc[:, -1].isna().any())
+    if not suspicious or len(sep) != 1:  # a regex separator: pandas' python engine, no csv module
+        return frame, {}
+    return _read_frame_by_record(path, sep)
+
+
+def _read_frame_by_record(path: Path, sep: str):
+    """:func:`_read_frame` the slow way: every record's fields counted (blank lines skipped as
+    pandas does; a short row padded and a long one cut to the header, both rejected)."""
+    import csv
+
+    import pandas as pd
+
+    rows: list[list[str]] = []
+    bad: dict[int, str] = {}
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh, delimiter=sep)
+        header = None
+        for record in reader:
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue  # a blank line: pandas skips it too
+            if header is None:
+                header = _unique_names(record)
+                continue
+            if len(record) != len(header):
+                bad[len(rows)] = (f"line {reader.line_num} has {len(record)} fields, "
+                                  f"the header has {len(header)}")
+                record = (record + [""] * len(header))[: len(header)]
+            rows.append(record)
+    frame = pd.DataFrame(rows, columns=header, dtype=object)
+    return frame.mask(frame == ""), bad
+
+
+def _unique_names(header: list[str]) -> list[str]:
+    """Repeated column names as pandas renames them: a, a.1, a.2."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in header:
+        k = seen.get(name, 0)
+        seen[name] = k + 1
+        out.append(name if k == 0 else f"{name}.{k}")
+    return out
 
 
 def _dedupe(ids: list[str], inputs: list, rejects: list[Reject]) -> None:
@@ -130,17 +222,14 @@ def read_csv(spec: Mapping) -> RawTable:
     id_col = spec.get("id")
     targets = _as_list(spec.get("targets"))
     sep = spec.get("sep", "\t" if path.suffix in (".tsv", ".tab") else ",")
-    try:
-        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=[""])
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise UserError(f"{path}: cannot read as CSV: {str(exc).splitlines()[0]}") from None
+    frame, bad = _read_frame(path, sep)
     for col in [input_col, *([id_col] if id_col else []), *targets]:
         if col not in frame.columns:
             raise UserError(f"{path}: column {col!r} not found (columns: {', '.join(map(str, frame.columns))})")
     inputs = [None if pd.isna(v) else v for v in frame[input_col].tolist()]
     ids = (frame[id_col].fillna("").astype(str).tolist() if id_col
            else [f"{path.stem}-{i}" for i in range(len(frame))])
-    y, bad = _parse_targets(frame, targets, path)
+    y, bad = _parse_targets(frame, targets, bad)
     rejects = [Reject(i, str(inputs[i] or ""), reason) for i, reason in bad.items()]
     for i, ident in enumerate(ids):
         if id_col and not ident.strip() and i not in bad:
@@ -158,6 +247,7 @@ def read_sdf(spec: Mapping) -> RawTable:
     path = _require_file(_require_key(spec, "path", "sdf"))
     id_prop, targets = spec.get("id"), _as_list(spec.get("targets"))
     ids, inputs, rows, rejects = [], [], [], []
+    checked = False  # property names are checked against the first record RDKit can read
     for i, mol in enumerate(Chem.ForwardSDMolSupplier(str(path), sanitize=True)):
         if mol is None:
             ids.append(f"{path.stem}-{i}")
@@ -166,19 +256,33 @@ def read_sdf(spec: Mapping) -> RawTable:
             rejects.append(Reject(i, "", "RDKit could not read this SDF record"))
             continue
         props = mol.GetPropsAsDict()
-        ident = str(props.get(id_prop, "")) if id_prop else (mol.GetProp("_Name") or f"{path.stem}-{i}")
+        if not checked:
+            for name in [*([id_prop] if id_prop else []), *targets]:
+                if name not in props:
+                    raise UserError(f"{path}: property {name!r} not found in the first record "
+                                    f"(properties: {', '.join(props)})")
+            checked = True
+        ident = str(props.get(id_prop, "")).strip() if id_prop else (mol.GetProp("_Name") or f"{path.stem}-{i}")
         ids.append(ident)
         inputs.append(Chem.MolToSmiles(mol))
-        values = []
+        values, problems = [], []
         for t in targets:
-            if t not in props and i == 0:
-                raise UserError(f"{path}: property {t!r} not found in the first record "
-                                f"(properties: {', '.join(props)})")
+            raw = props.get(t, "")
+            if isinstance(raw, str) and not raw.strip():
+                values.append(np.nan)  # absent or blank: a missing label
+                continue
             try:
-                values.append(float(props[t]) if t in props and str(props[t]).strip() else np.nan)
-            except ValueError:
-                values.append(np.nan)
-                rejects.append(Reject(i, inputs[-1], f"target {t!r} is not a number: {props[t]!r}"))
+                value = float(raw)
+            except (TypeError, ValueError):
+                value = np.nan
+            values.append(value)
+            problem = _label_problem(t, str(raw), value)  # RDKit may have parsed it already
+            if problem:
+                problems.append(problem)
+        if id_prop and not ident:
+            problems.insert(0, f"empty id in property {id_prop!r}")
+        if problems:  # one reject per record, with its first reason
+            rejects.append(Reject(i, inputs[-1], problems[0]))
         rows.append(values)
     y = np.asarray(rows, np.float32).reshape(len(inputs), len(targets))
     return _finish(RawTable(ids, inputs, y, targets, {}, rejects, [path]))
@@ -199,10 +303,11 @@ def parse_fasta(path: Path) -> tuple[list[str], list[str]]:
         # one line per sequence, the usual layout for peaks: bytes-level split, no per-record parsing
         return [h[1:].decode("latin-1").strip() for h in headers], [s.decode("latin-1").strip() for s in seqs]
     headers, seqs = [], []
-    for record in data.decode("latin-1").split("\n>"):
+    for k, record in enumerate(data.decode("latin-1").split("\n>")):
+        if k == 0 and not record.strip():
+            continue  # blank lines before the first record
+        # a bare '>' line later is a record with an empty header: the reader rejects it, not drops it
         header, _, body = record.lstrip(">").partition("\n")
-        if not header and not body:
-            continue
         headers.append(header.strip())
         seqs.append("".join(body.split()))
     return headers, seqs
@@ -242,10 +347,13 @@ def read_fasta(spec: Mapping) -> RawTable:
     for entry in files:
         path = _require_file(entry.get("path"))
         paths.append(path)
+        label = _file_label(entry, path) if labelled else None
         headers, seqs = parse_fasta(path)
+        if not headers:  # an empty file would add no rows and no reject: nothing would say it
+            raise UserError(f"{path}: no FASTA records")
         ids += headers
         inputs += seqs
-        labels += [float(entry["label"])] * len(seqs) if labelled else []
+        labels += [label] * len(seqs) if labelled else []
         regions.append(parse_regions(headers))
         names += [path.name] * len(seqs)
     import pyarrow as pa
@@ -257,19 +365,41 @@ def read_fasta(spec: Mapping) -> RawTable:
     return _finish(RawTable(ids, inputs, y, [target] if labelled else [], meta, rejects, paths))
 
 
+def _file_label(entry: Mapping, path: Path) -> float:
+    """The label every record of one FASTA file gets: a finite number, or a UserError naming it."""
+    raw = entry["label"]
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = np.nan
+    if not np.isfinite(value) or abs(value) > _FLOAT32_MAX:
+        raise UserError(f"source (format fasta): label of {path} must be a finite number, got {raw!r}")
+    return value
+
+
 def read_images(spec: Mapping) -> RawTable:
-    """Every file in a folder (sorted by name). Labels from BBBC005 names or a labels CSV."""
+    """Every image file in a folder (sorted by name). Labels from BBBC005 names or a labels CSV.
+
+    Files are inputs by extension: readable images, and images of a type the featurizer cannot
+    read (they become rejects that say so). Anything else (the labels CSV itself, a README, our
+    manifest) is not an input and not a reject; the dataset's manifest lists it as skipped.
+    With a labels CSV, an image is a reject when the CSV has no row for it, more than one row,
+    or a row the CSV reader rejected (a label that is not a number, a short row); a row naming an
+    image the folder does not have is a reject too, so no labelled record disappears unseen.
+    """
     folder = Path(_require_key(spec, "path", "images"))
     if not folder.is_dir():
         raise UserError(f"image folder not found: {folder}")
     labels = spec.get("labels")
     targets = _as_list(spec.get("targets"))
-    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
-                   and p.name != "manifest.json")
+    listing = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    files = [p for p in listing if p.suffix.lower() in IMAGE_EXTENSIONS + OTHER_IMAGE_EXTENSIONS]
+    skipped = [p for p in listing if p.suffix.lower() not in IMAGE_EXTENSIONS + OTHER_IMAGE_EXTENSIONS]
     ids = [p.name for p in files]
     inputs = [str(p) for p in files]
     y = np.full((len(files), len(targets)), np.nan, np.float32)
     rejects: list[Reject] = []
+    inputs_files = list(files)
     if labels == "bbbc005":
         targets = targets or ["count"]
         if targets != ["count"]:
@@ -282,14 +412,45 @@ def read_images(spec: Mapping) -> RawTable:
             else:
                 y[i, 0] = parsed["count"]
     elif labels:
-        table = read_csv({"path": labels, "input": spec.get("id", "file"), "targets": targets})
-        by_name = {Path(str(f)).name: table.y[i] for i, f in enumerate(table.inputs)}
-        for i, p in enumerate(files):
-            if p.name in by_name:
-                y[i] = by_name[p.name]
-            else:
-                rejects.append(Reject(i, str(p), f"no row for {p.name!r} in labels file {labels}"))
-    return _finish(RawTable(ids, inputs, y, targets, {}, rejects, list(files)))
+        y, extra = _labels_from_csv(spec, files, targets, rejects)
+        for name, reason in extra:
+            rejects.append(Reject(len(ids), str(folder / name) if name else "", reason))
+            ids.append(name)
+            inputs.append(str(folder / name) if name else None)
+        inputs_files.append(Path(labels))  # its sha256 belongs in the manifest as much as the images'
+    return _finish(RawTable(ids, inputs, y, targets, {}, rejects, inputs_files, skipped))
+
+
+def _labels_from_csv(spec: Mapping, files: list[Path], targets: list[str], rejects: list[Reject]):
+    """Labels of ``files`` from the labels CSV: (y (len(files) + extra, T) float32, extra rows as
+    (name, reject reason)). Rejects of ``files`` are appended to ``rejects``."""
+    labels, id_col = spec["labels"], spec.get("id", "file")
+    table = read_csv({"path": labels, "input": id_col, "targets": targets})
+    reason_of = {r.index: r.reason for r in table.rejects}
+    rows_of: dict[str, list[int]] = {}
+    extra: list[tuple[str, str]] = []
+    for i, name in enumerate(table.inputs):
+        if name is None or not str(name).strip():
+            extra.append(("", f"labels file {labels}, row {i}: no file name in column {id_col!r}"))
+        else:
+            rows_of.setdefault(Path(str(name)).name, []).append(i)
+    y = np.full((len(files) + len(extra), len(targets)), np.nan, np.float32)
+    for i, p in enumerate(files):
+        rows = rows_of.get(p.name, [])
+        if not rows:
+            rejects.append(Reject(i, str(p), f"no row for {p.name!r} in labels file {labels}"))
+        elif len(rows) > 1:  # which label is right is the user's call, not ours
+            rejects.append(Reject(i, str(p), f"{len(rows)} rows for {p.name!r} in labels file {labels} "
+                                             f"(rows {', '.join(map(str, rows))})"))
+        elif rows[0] in reason_of:
+            rejects.append(Reject(i, str(p), f"labels file {labels}, row {rows[0]}: {reason_of[rows[0]]}"))
+        else:
+            y[i] = table.y[rows[0]]
+    present = {p.name for p in files}
+    absent = [(name, f"listed in labels file {labels}, but {spec['path']} has no image file of that name")
+              for name in rows_of if name not in present]
+    y = np.concatenate([y, np.full((len(absent), len(targets)), np.nan, np.float32)])
+    return y, extra + absent
 
 
 READERS: dict[str, Callable[[Mapping], RawTable]] = {
