@@ -1,11 +1,10 @@
-import json
 
 import numpy as np
 import pytest
 
 from biodl.dataset import featurize_source, load_dataset
 from biodl.errors import UserError
-from tests.conftest import DATA, ROOT, run_cli
+from tests.conftest import DATA, run_cli
 
 MULTITASK = """id,smiles,tox_a,tox_b
 m1,CCO,1,0
@@ -121,3 +120,123 @@ def test_cli_featurize_and_one_line_errors(tmp_path, write):
 
     code, _, err = run_cli("featurize", tmp_path / "missing.csv", "--featurizer", "ecfp", "-o", tmp_path / "e")
     assert code == 2 and "input file not found" in err and err.strip().count("\n") == 0
+
+
+# -- complete or absent ---------------------------------------------------------------------------
+def test_stale_temporaries_of_a_killed_featurize_are_removed(tmp_path, write):
+    path = write("a.csv", "smiles\nCCO\n")
+    out = tmp_path / "fs" / "ecfp"
+    out.parent.mkdir()
+    stale = out.parent / ".ecfp.tmp-1a2b3c4d"  # what a featurize killed half-way leaves
+    stale.mkdir()
+    (stale / "X.npy").write_bytes(b"half")
+    (out.parent / ".ecfp.old-5e6f7a8b").mkdir()
+    (out.parent / ".other.tmp-00000000").mkdir()  # another output's temporary: not ours to remove
+    featurize_source({"format": "csv", "path": str(path)}, "ecfp", out, progress=False)
+    assert sorted(p.name for p in out.parent.iterdir()) == [".other.tmp-00000000", "ecfp"]
+
+
+# -- files that lie -------------------------------------------------------------------------------
+@pytest.fixture
+def dataset(tmp_path):
+    src = {"format": "csv", "path": str(DATA / "molecules" / "freesolv.csv"), "input": "smiles", "id": "id",
+           "targets": ["expt"]}
+    featurize_source(src, {"type": "ecfp", "n_bits": 256}, tmp_path / "ds", progress=False)
+    return tmp_path / "ds"
+
+
+def _truncate(path, keep=0.5):
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+def _one_line_error(fn, name):
+    with pytest.raises(UserError) as info:
+        fn()
+    message = str(info.value)
+    assert "\n" not in message and name in message, message
+    return message
+
+
+@pytest.mark.parametrize("name", ["X.npy", "y.npy", "meta.parquet", "manifest.json"])
+@pytest.mark.parametrize("mmap", [True, False])
+def test_truncated_file_is_one_line_naming_it(dataset, name, mmap):
+    _truncate(dataset / name)
+    message = _one_line_error(lambda: load_dataset(dataset, mmap=mmap), str(dataset / name))
+    assert "featurize again" in message
+
+
+@pytest.mark.parametrize("name", ["X.npy", "y.npy", "meta.parquet", "manifest.json"])
+def test_empty_or_garbage_file_is_one_line_naming_it(dataset, name):
+    (dataset / name).write_bytes(b"")
+    _one_line_error(lambda: load_dataset(dataset), str(dataset / name))
+    (dataset / name).write_bytes(b"\x93NUMPY garbage PAR1 {" * 10)
+    _one_line_error(lambda: load_dataset(dataset), str(dataset / name))
+
+
+def test_truncated_rejects_csv_is_one_line_when_read(tmp_path, write):
+    path = write("x.csv", "id,smiles\n" + "".join(f"r{i},not_a_smiles_{i}\n" for i in range(40)) + "z,CCO\n")
+    featurize_source({"format": "csv", "path": str(path), "id": "id"}, "ecfp", tmp_path / "ds", progress=False)
+    rejects = tmp_path / "ds" / "rejects.csv"
+    lines = rejects.read_text().splitlines(keepends=True)
+    rejects.write_text("".join(lines[:20]))  # cut at a line end: still a valid CSV
+    ds = load_dataset(tmp_path / "ds")
+    _one_line_error(lambda: ds.rejects, str(rejects))
+    rejects.write_text('row,id,input,stage,reason\n1,"r1,not')  # cut inside a quoted field
+    _one_line_error(lambda: load_dataset(tmp_path / "ds").rejects, str(rejects))
+
+
+def test_row_counts_that_disagree_name_the_file(dataset):
+    import pyarrow.parquet as pq
+
+    y = np.load(dataset / "y.npy")
+    np.save(dataset / "y.npy", y[:-1])
+    assert "642 rows" in _one_line_error(lambda: load_dataset(dataset), str(dataset / "y.npy"))
+    np.save(dataset / "y.npy", y)
+    table = pq.read_table(dataset / "meta.parquet")
+    pq.write_table(table.slice(0, 600), dataset / "meta.parquet")
+    assert "600 rows" in _one_line_error(lambda: load_dataset(dataset), str(dataset / "meta.parquet"))
+    pq.write_table(table, dataset / "meta.parquet")
+    X = np.load(dataset / "X.npy")
+    np.save(dataset / "X.npy", X[:10])
+    _one_line_error(lambda: load_dataset(dataset), str(dataset / "X.npy"))
+    np.save(dataset / "X.npy", X)
+    assert len(load_dataset(dataset).meta) == 642
+
+
+def test_cli_reports_a_truncated_dataset_in_one_line(dataset, tmp_path):
+    _truncate(dataset / "X.npy")
+    code, _, err = run_cli("split", "--features", dataset, "--spec", '{"method": "random"}', "-o", tmp_path / "s.json")
+    assert code == 2, err
+    assert err.strip().count("\n") == 0 and "Traceback" not in err and "X.npy" in err
+
+
+# -- progress -------------------------------------------------------------------------------------
+def test_featurize_shows_rows_per_second_on_stderr(tmp_path, capsys):
+    src = {"format": "csv", "path": str(DATA / "molecules" / "freesolv.csv"), "input": "smiles", "id": "id",
+           "targets": ["expt"]}
+    featurize_source(src, {"type": "ecfp", "n_bits": 64}, tmp_path / "fs" / "ecfp", name="freesolv")
+    lines = capsys.readouterr().err.splitlines()
+    # not a terminal: whole lines (no carriage-return redraws), the first and the last at least
+    assert lines[0].startswith("featurize freesolv/ecfp:") and "0/642" in lines[0]
+    assert "642/642" in lines[-1] and "rows/s" in lines[-1]
+    assert not any("\r" in line for line in lines)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_progress_is_reported_per_chunk(n_jobs):
+    import io
+
+    from biodl.dataset import progress_bar
+    from biodl.featurizers import ECFP
+
+    featurizer = ECFP(n_bits=64, n_jobs=n_jobs)
+    featurizer.chunk_size = 7  # 8 chunks
+    stream = io.StringIO()
+    bar = progress_bar(50, "featurize test/ecfp", file=stream, mininterval=0)
+    result = featurizer.featurize(["CCO"] * 50, progress=bar.update)
+    bar.close()
+    lines = stream.getvalue().splitlines()
+    assert len(result.kept) == 50 and bar.n == 50
+    assert len(lines) >= 3 and all("rows/s" in line for line in lines)  # start, chunks, end
+    assert "50/50" in lines[-1]

@@ -8,27 +8,30 @@ Layout (DESIGN.md)::
     rejects.csv    row, id, input, stage (read | featurize), reason
     manifest.json  featurizer spec, versions, input sha256, counts, shapes, dtypes
 
-A directory is complete or absent: it is written under a temporary name and renamed at the end.
+A directory is complete or absent: it is written under a temporary name and renamed at the end
+(:func:`biodl.io.atomic_dir`, which also removes the temporaries of a killed earlier run).
+:func:`load_dataset` trusts none of the files: a truncated or corrupt one, or one whose row count
+disagrees with the others, is one :class:`UserError` line naming it.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
-import shutil
-import uuid
+import sys
 from collections import Counter
-import csv
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Mapping
 
 import numpy as np
 
 from biodl import __version__
 from biodl.errors import UserError
+from biodl.io import atomic_dir
 
 FILES = ("X.npy", "y.npy", "meta.parquet", "rejects.csv", "manifest.json")
 REJECT_COLUMNS = ["row", "id", "input", "stage", "reason"]
@@ -62,13 +65,27 @@ class FeaturizedDataset:
     def meta(self):
         import pandas as pd
 
-        return pd.read_parquet(self.path / "meta.parquet")
+        try:
+            return pd.read_parquet(self.path / "meta.parquet")
+        except Exception as exc:  # pyarrow raises several types for a damaged file
+            raise _corrupt(self.path / "meta.parquet", "Parquet table", exc) from None
 
     @cached_property
     def rejects(self):
         import pandas as pd
 
-        return pd.read_csv(self.path / "rejects.csv", dtype={"id": str, "input": str}, keep_default_na=False)
+        path = self.path / "rejects.csv"
+        try:
+            frame = pd.read_csv(path, dtype={"id": str, "input": str}, keep_default_na=False)
+        except (ValueError, OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise _corrupt(path, "CSV table", exc) from None
+        expected = self.manifest.get("counts", {}).get("rejected")
+        if list(frame.columns) != REJECT_COLUMNS or (expected is not None and len(frame) != expected):
+            # a file cut at a line end still parses: only the count tells
+            raise UserError(f"{path}: {len(frame)} rows with columns {', '.join(map(str, frame.columns))}, "
+                            f"but manifest.json says {expected} rejects with columns "
+                            f"{', '.join(REJECT_COLUMNS)}; featurize again")
+        return frame
 
     @property
     def ids(self) -> list[str]:
@@ -105,49 +122,121 @@ class FeaturizedDataset:
 
 
 def load_dataset(path: str | os.PathLike, mmap: bool = True) -> FeaturizedDataset:
+    """Open a featurized dataset directory. ``X`` is memory-mapped unless ``mmap=False``.
+
+    Every file is checked before it is trusted: unreadable JSON / NumPy / Parquet, a manifest
+    without its keys, and row counts that disagree (X, y and meta have one row per kept record,
+    as the manifest says) are each one UserError naming the file. meta.parquet is checked from
+    its footer (row count) here and read in full on first use of ``.meta``.
+    """
     path = Path(path)
     missing = [f for f in FILES if not (path / f).is_file()]
     if missing:
         raise UserError(f"{path}: not a featurized dataset (missing {', '.join(missing)})")
-    return FeaturizedDataset(
-        path=path,
-        X=np.load(path / "X.npy", mmap_mode="r" if mmap else None),
-        y=np.load(path / "y.npy"),
-        manifest=json.loads((path / "manifest.json").read_text()),
-    )
+    manifest = _read_manifest(path / "manifest.json")
+    X = _load_npy(path / "X.npy", mmap_mode="r" if mmap else None)
+    y = _load_npy(path / "y.npy", mmap_mode=None)
+    n_meta = _parquet_rows(path / "meta.parquet")
+    _check_shapes(path, manifest, X, y, n_meta)
+    return FeaturizedDataset(path=path, X=X, y=y, manifest=manifest)
 
 
-def atomic_dir(out: Path):
-    """Context: yields a temporary sibling directory that replaces ``out`` on success."""
-    from contextlib import contextmanager
+def _corrupt(path: Path, what: str, exc: BaseException) -> UserError:
+    first = (str(exc).strip().splitlines() or [""])[0][:200] or type(exc).__name__
+    return UserError(f"{path}: not a readable {what}, truncated or corrupt ({first}); featurize again")
 
-    @contextmanager
-    def cm():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
-        tmp.mkdir()
-        try:
-            yield tmp
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        if out.exists():
-            trash = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(out, trash)
-            os.replace(tmp, out)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
 
-    return cm()
+def _read_manifest(path: Path) -> dict:
+    try:
+        manifest = json.loads(path.read_text())
+    except (ValueError, OSError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise _corrupt(path, "JSON file", exc) from None
+    if not isinstance(manifest, dict):
+        raise UserError(f"{path}: expected a JSON object, got {type(manifest).__name__}; featurize again")
+    for key, sub in (("featurizer", "type"), ("X", "shape"), ("y", "tasks")):
+        if not isinstance(manifest.get(key), dict) or sub not in manifest[key]:
+            raise UserError(f"{path}: missing key {key}.{sub}; not a manifest written by biodl featurize")
+    return manifest
+
+
+def _load_npy(path: Path, mmap_mode: str | None) -> np.ndarray:
+    try:
+        return np.load(path, mmap_mode=mmap_mode)  # allow_pickle stays False: data, never code
+    except (ValueError, OSError, EOFError) as exc:
+        raise _corrupt(path, "NumPy array", exc) from None
+
+
+def _parquet_rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_metadata(path).num_rows  # the footer only: cheap, and a cut file has none
+    except Exception as exc:  # ArrowInvalid, OSError, thrift errors: all mean the same to a user
+        raise _corrupt(path, "Parquet table", exc) from None
+
+
+def _check_shapes(path: Path, manifest: dict, X: np.ndarray, y: np.ndarray, n_meta: int) -> None:
+    """X, y and meta agree with the manifest (rows, X's shape and dtype, y's tasks)."""
+    want_X = [int(n) for n in manifest["X"]["shape"]]
+    tasks = list(manifest["y"]["tasks"])
+    rows = want_X[0] if want_X else None
+    where = "manifest.json"
+    if list(X.shape) != want_X or str(X.dtype) != manifest["X"].get("dtype", str(X.dtype)):
+        raise UserError(f"{path / 'X.npy'}: shape {list(X.shape)} {X.dtype}, but {where} says {want_X} "
+                        f"{manifest['X'].get('dtype')}; featurize again")
+    if y.ndim != 2 or y.shape != (rows, len(tasks)):
+        raise UserError(f"{path / 'y.npy'}: shape {list(y.shape)}, but {where} says {rows} rows × "
+                        f"{len(tasks)} tasks; featurize again")
+    if n_meta != rows:
+        raise UserError(f"{path / 'meta.parquet'}: {n_meta} rows, but X.npy, y.npy and {where} have {rows}; "
+                        "featurize again")
+
+
+def progress_bar(total: int, desc: str, *, file=None, mininterval: float | None = None):
+    """A tqdm bar counting rows, with rows/s, on stderr.
+
+    On a terminal it redraws in place. Anywhere else (a Snakemake log, a SLURM output file) it
+    writes a whole line at most every ``LOG_INTERVAL_S`` seconds, plus the first and last: tqdm's
+    default of disabling itself off a terminal would leave a long job's log silent, and its
+    carriage-return redraws would pile up into one unreadable line.
+    """
+    from tqdm import tqdm
+
+    stream = file if file is not None else sys.stderr
+    tty = bool(getattr(stream, "isatty", lambda: False)())
+    if mininterval is None:
+        mininterval = 0.5 if tty else LOG_INTERVAL_S
+    return tqdm(total=total, desc=desc, unit="rows", file=stream if tty else _Lines(stream),
+                mininterval=mininterval, maxinterval=max(mininterval, 10.0), dynamic_ncols=tty,
+                ncols=None if tty else 100, disable=False)
+
+
+#: seconds between progress lines in a log file
+LOG_INTERVAL_S = 5.0
+
+
+class _Lines:
+    """tqdm output for a file: every refresh a line of its own instead of a carriage-return redraw."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        line = text.replace("\r", "").rstrip()
+        if line:
+            self.stream.write(line + "\n")
+
+    def flush(self) -> None:
+        self.stream.flush()
 
 
 def featurize_source(source: Mapping, featurizer_spec: Mapping | str, out: str | os.PathLike,
                      *, n_jobs: int | None = 1, name: str | None = None,
-                     progress: bool = False) -> FeaturizedDataset:
+                     progress: bool = True) -> FeaturizedDataset:
     """Read a raw source, featurize it and write the dataset directory ``out``. Returns it loaded.
 
     Every raw record ends up in ``meta.parquet`` (kept) or ``rejects.csv`` (with its reason).
+    ``progress`` shows a bar with rows/s on stderr (see :func:`progress_bar`).
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -160,7 +249,14 @@ def featurize_source(source: Mapping, featurizer_spec: Mapping | str, out: str |
     featurizer = make_featurizer(featurizer_spec, n_jobs=n_jobs)
     read_rejected = {r.index for r in table.rejects}
     candidates = np.array([i for i in range(len(table)) if i not in read_rejected], np.int64)
-    result = featurizer.featurize([table.inputs[i] for i in candidates], meta=True)
+    bar = progress_bar(len(candidates), f"featurize {name or out.parent.name}/{featurizer.name}") \
+        if progress else None
+    try:
+        result = featurizer.featurize([table.inputs[i] for i in candidates], meta=True,
+                                      progress=bar.update if bar is not None else None)
+    finally:
+        if bar is not None:
+            bar.close()
     rows = candidates[result.kept]
 
     # kept inputs are strings (SMILES, sequences, image paths): a missing one is always a reject
@@ -184,7 +280,9 @@ def featurize_source(source: Mapping, featurizer_spec: Mapping | str, out: str |
         "inputs": [{"path": str(p), "sha256": sha256_file(p), "bytes": p.stat().st_size} for p in table.files]
         if len(table.files) <= 50 else _summarize_many(table.files),
         "versions": library_versions(),
-        "counts": {"in": len(table), "kept": int(len(rows)), "rejected": len(rejects),
+        **({"skipped_files": {"count": len(table.skipped), "names": [p.name for p in table.skipped[:20]],
+                              "reason": "not image files, so not inputs"}} if table.skipped else {}),
+        "counts": {"in": len(table), "kept": len(rows), "rejected": len(rejects),
                    "rejected_by_reason": dict(Counter(_reason_class(r[-1]) for r in rejects))},
         "X": {"shape": list(X.shape), "dtype": str(X.dtype)},
         "y": {"shape": list(y.shape), "dtype": str(y.dtype), "tasks": list(table.tasks),
@@ -229,9 +327,9 @@ def _reason_class(reason: str) -> str:
 
 def _summarize_many(files: list[Path]) -> list[dict]:
     """Many inputs (image folders): one entry for the folder with a digest over name + hash."""
-    from biodl.sources import sha256_file
-
     import hashlib
+
+    from biodl.sources import sha256_file
 
     digest = hashlib.sha256()
     total = 0

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import inspect
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -40,7 +41,7 @@ class FeaturizeResult:
     rejects: list[Reject]
     meta: dict[str, list] = field(default_factory=dict)
 
-    def check(self, n_inputs: int) -> "FeaturizeResult":
+    def check(self, n_inputs: int) -> FeaturizeResult:
         """Assert the accounting invariant: kept + rejected == inputs, no index twice."""
         seen = np.concatenate([self.kept, np.array([r.index for r in self.rejects], dtype=np.int64)])
         if len(seen) != n_inputs or len(np.unique(seen)) != n_inputs:
@@ -110,14 +111,17 @@ class Featurizer:
         return f"{type(self).__name__}({args})"
 
     # -- work -----------------------------------------------------------------------------------
-    def fit(self, inputs: Sequence[Any]) -> "Featurizer":
+    def fit(self, inputs: Sequence[Any]) -> Featurizer:
         """Learn data-dependent state (e.g. a token vocabulary). Most featurizers have none."""
         return self
 
-    def featurize(self, inputs: Sequence[Any], *, meta: bool = True) -> FeaturizeResult:
+    def featurize(self, inputs: Sequence[Any], *, meta: bool = True,
+                  progress: Callable[[int], Any] | None = None) -> FeaturizeResult:
         """Featurize ``inputs`` (a sequence of raw items: SMILES, sequences or image paths).
 
         ``meta=False`` skips the descriptive columns (canonical form, scaffold, ...) for speed.
+        ``progress(n)`` is called with the number of inputs of each chunk as it finishes (e.g. a
+        tqdm bar's ``update``); chunks finish in input order, so it never changes the result.
         """
         inputs = list(inputs)
         self.fit(inputs)
@@ -125,11 +129,15 @@ class Featurizer:
         bounds = self._chunk_bounds(len(inputs), n_jobs)
         chunks = [(inputs[a:b], a, meta) for a, b in bounds]
         if n_jobs > 1 and len(chunks) > 1:
-            parts = _map_in_processes(self, chunks, n_jobs)
+            parts = _map_in_processes(self, chunks, n_jobs, progress)
             for part in parts:
                 part.X = self._unpack(part.X)
         else:
-            parts = [self._featurize_chunk(c, offset=o, meta=m) for c, o, m in chunks]
+            parts = []
+            for c, o, m in chunks:
+                parts.append(self._featurize_chunk(c, offset=o, meta=m))
+                if progress is not None:
+                    progress(len(c))
         return self._merge(parts, len(inputs)).check(len(inputs))
 
     def _chunk_bounds(self, n: int, n_jobs: int) -> list[tuple[int, int]]:
@@ -180,7 +188,8 @@ def _run_chunk(args):
     return result
 
 
-def _map_in_processes(featurizer: Featurizer, chunks, n_jobs: int) -> list[FeaturizeResult]:
+def _map_in_processes(featurizer: Featurizer, chunks, n_jobs: int,
+                      progress: Callable[[int], Any] | None = None) -> list[FeaturizeResult]:
     import multiprocessing as mp
     import sys
 
@@ -190,5 +199,12 @@ def _map_in_processes(featurizer: Featurizer, chunks, n_jobs: int) -> list[Featu
     if method not in mp.get_all_start_methods():
         method = "spawn"
     ctx = mp.get_context(method)
+    parts = []
     with ctx.Pool(processes=n_jobs) as pool:
-        return pool.map(_run_chunk, [(featurizer, c, o, m) for c, o, m in chunks], chunksize=1)
+        # imap, not map: results arrive (in input order) as chunks finish, so progress can show
+        for part, (chunk, _, _) in zip(pool.imap(_run_chunk, [(featurizer, c, o, m) for c, o, m in chunks],
+                                                 chunksize=1), chunks):
+            parts.append(part)
+            if progress is not None:
+                progress(len(chunk))
+    return parts
