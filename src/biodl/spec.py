@@ -27,6 +27,7 @@ import difflib
 import inspect
 import re
 import sys
+import types
 import typing
 from collections.abc import Mapping, Sequence
 from functools import cache
@@ -36,6 +37,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 import annotated_types
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -108,11 +110,13 @@ def _constrained(annotation: Any, constraint: Any) -> Any:
             return Union[tuple(_constrained(a, constraint) if a is not type(None) else a for a in args)]
         return Annotated[annotation, annotated_types.Len(constraint.low or 0, constraint.high)]
     if isinstance(constraint, Choices):
-        optional = origin in (Union, getattr(__import__("types"), "UnionType", Union)) and type(None) in args
+        optional = origin in (Union, types.UnionType) and type(None) in args
         choice = Literal[constraint.values]  # type: ignore[valid-type]
         return Optional[choice] if optional else choice
     if annotation in (int, float):
         return Annotated[annotation, annotated_types.Interval(**constraint.bounds())]
+    if annotation is YamlFloat:
+        return _float(constraint.bounds())
     if origin in (list, Sequence, tuple, typing.Sequence) and args:
         return list[_constrained(args[0], constraint)]
     if args and origin is not None:  # a union such as int | None
@@ -120,11 +124,39 @@ def _constrained(annotation: Any, constraint: Any) -> Any:
     return annotation
 
 
+_SCIENTIFIC = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
+def _yaml_float(value: Any) -> Any:
+    """PyYAML follows YAML 1.1, where ``1e-5`` (no dot) is a string: read it as the number meant."""
+    if isinstance(value, str) and _SCIENTIFIC.match(value.strip()):
+        return float(value)
+    return value
+
+
+def _float(bounds: Mapping[str, float] | None = None) -> Any:
+    """A float (with its range) that also takes ``1e-5`` written without a dot; the JSON schema
+    says both, so Snakemake's check of the same config agrees."""
+    number = Annotated[float, annotated_types.Interval(**bounds)] if bounds else float
+    text = Annotated[str, StringConstraints(pattern=_SCIENTIFIC.pattern)]
+    return Annotated[number, BeforeValidator(_yaml_float, json_schema_input_type=Union[number, text])]
+
+
+YamlFloat = _float()
+
+
 def _plain(annotation: Any) -> Any:
-    """YAML gives lists, never tuples: a tuple-typed parameter takes a list."""
-    if annotation is tuple or typing.get_origin(annotation) is tuple:
-        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
-        return list[args[0]] if args else list
+    """YAML gives lists, never tuples: a tuple-typed parameter takes a list; floats accept 1e-5."""
+    if annotation is float:
+        return YamlFloat
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if annotation is tuple or origin is tuple:
+        args = [a for a in args if a is not Ellipsis]
+        return list[_plain(args[0])] if args else list
+    if origin in (list, Sequence, typing.Sequence) and args:
+        return list[_plain(args[0])]
+    if args and origin in (Union, types.UnionType):
+        return Union[tuple(_plain(a) for a in args)]
     return annotation
 
 
@@ -161,6 +193,7 @@ def _parameters(cls: type, skip: Sequence[str]) -> dict[str, tuple[Any, Any]]:
         if name == "self" or name in skip or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
             continue
         default = ... if p.default is p.empty else p.default
+        default = list(default) if isinstance(default, tuple) else default  # YAML and JSON have lists
         out[name] = (_constrained(_plain(hints.get(name, Any)), constraints.get(name)), default)
     return out
 
@@ -244,7 +277,7 @@ class SdfSource(Spec):
 
 class FastaFile(Spec):
     path: PathStr
-    label: float | None = None
+    label: YamlFloat | None = None
 
 
 class FastaSource(Spec):
@@ -339,12 +372,12 @@ def _build_spec_classes():
         task=(Optional[Literal[TASK_NAMES]], None),  # type: ignore[valid-type]
         n_classes=(Optional[Annotated[int, Bounds(ge=2, le=100_000)]], None),
         model=(model_type, ...),
-        train=(blocks["train"], Field(default_factory=dict)),
+        train=(blocks["train"], Field(default_factory=blocks["train"])),
         search=(Optional[SearchSpec], None),
         baseline=(baseline_type, None),  # left out: no baseline
         test_sets=(list[Name], Field(default_factory=list)),
         gpu=(bool, False),
-        uncertainty=(blocks["uncertainty"], Field(default_factory=dict)),
+        uncertainty=(blocks["uncertainty"], Field(default_factory=blocks["uncertainty"])),
     )
     config = create_model(
         "ConfigSpec", __base__=Spec,
@@ -410,9 +443,11 @@ def _cross_check(spec) -> None:
                 raise _Problem(f"{where}.baseline.featurizer", f"{base_fz!r} is not listed for dataset "
                                                                f"{exp.dataset!r} (listed: {', '.join(ds.featurizers)})")
             base_cls = classes["baseline"][exp.baseline.type]
-            if exp.task is not None and exp.task not in base_cls.task_types:
+            # task classes or their names, whichever the baseline lists
+            tasks = [getattr(task, "name", task) for task in base_cls.task_types]
+            if exp.task is not None and exp.task not in tasks:
                 raise _Problem(f"{where}.baseline.type", f"baseline {exp.baseline.type!r} does "
-                                                         f"{', '.join(base_cls.task_types)}, not {exp.task}")
+                                                         f"{', '.join(tasks)}, not {exp.task}")
             if getattr(base_cls, "modality", None) and featurizer_cls[base_fz].modality != base_cls.modality:
                 raise _Problem(f"{where}.baseline.type", f"baseline {exp.baseline.type!r} reads "
                                                          f"{base_cls.modality} features, not {base_fz!r}")
@@ -629,11 +664,24 @@ def json_schema() -> dict[str, Any]:
     """The JSON schema of the whole config, generated from the spec (and so from the registries)."""
     _, _, config_cls = _build_spec_classes()
     schema = config_cls.model_json_schema(mode="validation")
+    _close_named_maps(schema)
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "title": "biodl workflow configuration",
             "description": "Generated by `python -m biodl.spec` from biodl.spec and the registered featurizers, "
                            "split methods, models and baselines; do not edit by hand.",
             **{k: v for k, v in schema.items() if k not in ("title", "description")}}
+
+
+def _close_named_maps(node: Any) -> None:
+    """A map of names (datasets, experiments, ...) takes no key outside the name pattern."""
+    if isinstance(node, dict):
+        if "patternProperties" in node:
+            node.setdefault("additionalProperties", False)
+        for value in node.values():
+            _close_named_maps(value)
+    elif isinstance(node, list):
+        for value in node:
+            _close_named_maps(value)
 
 
 def schema_text() -> str:
