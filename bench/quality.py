@@ -33,6 +33,7 @@ def freesolv(seeds: int, tmp: Path) -> None:
     from biodl.baselines import make_baseline
     from biodl.dataset import featurize_source
     from biodl.splits import make_split
+    from biodl.tasks import Regression
     from biodl.train import Preprocessor, fit
 
     ds = featurize_source({"format": "csv", "path": str(ROOT / "data/molecules/freesolv.csv"), "input": "smiles",
@@ -67,7 +68,7 @@ def freesolv(seeds: int, tmp: Path) -> None:
                            n_jobs=2).fit(X[tr], y[tr])
         rows["random forest (500)"].append(rmse(rf.predict(X[te]), y[te]))
         if dc is not None:
-            pre = Preprocessor("regression").fit(X[tr], y[tr])
+            pre = Preprocessor().fit(X[tr], y[tr], Regression(["expt"]))
             train = dc.data.NumpyDataset(pre.transform_X(X[tr]), pre.transform_y(y[tr]))
             valid = dc.data.NumpyDataset(pre.transform_X(X[va]), pre.transform_y(y[va]))
             model = dc.models.MultitaskRegressor(1, X.shape[1], layer_sizes=[1000], dropouts=0.5, batch_size=100,

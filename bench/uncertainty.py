@@ -115,11 +115,12 @@ def score_regression(y, mu, sigma, intervals, sigma_raw=None, scale=None, valid_
 
 
 def score_biodl(model, X, y, X_valid, y_valid) -> dict:
-    from biodl.uncertainty import predict_with_uncertainty
+    from biodl.uncertainty import named_intervals, predict_with_uncertainty
 
     res = predict_with_uncertainty(model, X)
     mu, sigma = res["pred"][:, 0], res["sigma"][:, 0]
-    intervals = {k: (lo[:, 0], hi[:, 0]) for k, (lo, hi) in res["intervals"].items() if k in ("90", "abs_90")}
+    intervals = {k: (lo[:, 0], hi[:, 0]) for k, (lo, hi) in named_intervals(res["intervals"]).items()
+                 if k in ("90", "abs_90")}
     valid_mu = predict_with_uncertainty(model, X_valid)["pred"][:, 0]
     return score_regression(y, mu, sigma, intervals, sigma_raw=raw_sigma(model, X),
                             scale=model.calibration["sigma_scale"][0],

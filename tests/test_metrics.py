@@ -7,14 +7,15 @@ import scipy.stats
 import sklearn.metrics as skm
 
 from biodl.errors import UserError
-from biodl.metrics import (
-    METRIC_DIRECTION,
-    METRICS,
-    compute_metrics,
-    infer_task_type,
-    is_better,
-    primary_metric,
-)
+from biodl.metrics import METRIC_DIRECTION, compute_metrics, is_better
+from biodl.tasks import TASKS, infer_task_type, task_class
+
+METRICS = {name: cls.metrics for name, cls in TASKS.items()}
+
+
+def primary_metric(task_type):
+    return task_class(task_type).primary()
+
 
 NAN = np.nan
 

@@ -156,12 +156,13 @@ def test_input_dropout_masks_on_bits():
 
 
 def test_mc_dropout_still_samples():
+    from biodl.tasks import Binary
     from biodl.train import Preprocessor, TrainedModel
 
     sparse, _ = pair(input_dropout=0.2)
     assert all(type(m) is torch.nn.Dropout for m in sparse.modules() if isinstance(m, torch.nn.Dropout))
-    model = TrainedModel(module=sparse, model_spec=sparse.spec, input_shape=(D,), task_type="binary",
-                         tasks=["a", "b", "c"], loss="bce", preprocessor=Preprocessor("binary"))
+    model = TrainedModel(module=sparse, model_spec=sparse.spec, input_shape=(D,), task=Binary(["a", "b", "c"]),
+                         preprocessor=Preprocessor())
     X = bits(n=30).numpy()
     a, b = model.raw_outputs(X, dropout=True), model.raw_outputs(X, dropout=True)
     assert not np.allclose(a, b)

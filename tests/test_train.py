@@ -7,7 +7,8 @@ import torch
 from biodl.dataset import featurize_source
 from biodl.errors import UserError
 from biodl.experiment import predict_raw, search_trials
-from biodl.train import TrainConfig, TrainedModel, fit, masked_loss
+from biodl.losses import masked_loss
+from biodl.train import TrainConfig, TrainedModel, fit
 from tests.conftest import DATA, run_cli
 
 FAST = {"epochs": 30, "batch_size": 32, "patience": 8, "progress": False}
@@ -150,7 +151,8 @@ def test_predict_from_raw_inputs_keeps_rejects_keyed_by_id(tmp_path, write):
 
 
 def test_cli_train_errors_are_one_line(tmp_path):
-    code, _, err = run_cli("train", "--name", "x", "--experiment", json.dumps({"model": {"type": "mlp"}}),
+    experiment = {"dataset": "d", "featurizer": "f", "split": "s", "model": {"type": "mlp"}}
+    code, _, err = run_cli("train", "--name", "x", "--experiment", json.dumps(experiment),
                            "--features", tmp_path / "none", "--split", tmp_path / "s.json", "-o", tmp_path / "m")
     assert code == 2 and "not a featurized dataset" in err and err.strip().count("\n") == 0
 

@@ -10,10 +10,22 @@ import pytest
 import torch
 
 from biodl.errors import UserError
-from biodl.uncertainty import (UncertaintySpec, calibrate, classification_uncertainty_metrics,
-                               conformal_quantile, ence, expected_calibration_error, fit_temperature,
-                               gaussian_nll, miscalibration_area, predict_with_uncertainty,
-                               regression_uncertainty_metrics, sample_outputs, summarize)
+from biodl.tasks import Binary, Multiclass, Regression
+from biodl.uncertainty import (
+    UncertaintySpec,
+    calibrate,
+    classification_uncertainty_metrics,
+    conformal_quantile,
+    ence,
+    expected_calibration_error,
+    fit_temperature,
+    gaussian_nll,
+    miscalibration_area,
+    predict_with_uncertainty,
+    regression_uncertainty_metrics,
+    sample_outputs,
+    summarize,
+)
 from tests.conftest import DATA
 
 DESCRIPTORS = ["MolWt", "MolLogP", "TPSA", "NumHDonors", "NumHAcceptors", "NumRotatableBonds", "RingCount"]
@@ -81,7 +93,7 @@ def test_conformal_intervals_cover_at_the_requested_rate():
     """Exchangeable data: a heteroscedastic 'model' whose σ is right up to a factor; the calibrated
     σ-normalized and absolute intervals both reach 90 % on a large fresh sample."""
     rng = np.random.default_rng(0)
-    model = SimpleNamespace(task_type="regression", tasks=["t"], loss="gaussian_nll",
+    model = SimpleNamespace(task=Regression(["t"], loss="gaussian_nll"),
                             preprocessor=SimpleNamespace(inverse_y=lambda v, scale_only=False: v))
 
     def draw(n):
@@ -104,7 +116,7 @@ def test_conformal_intervals_cover_at_the_requested_rate():
 
 def test_multiclass_conformal_sets_and_temperature():
     rng = np.random.default_rng(1)
-    model = SimpleNamespace(task_type="multiclass", tasks=["c"])
+    model = SimpleNamespace(task=Multiclass(["c"]), preprocessor=None)
     n, c = 3000, 4
     y = rng.integers(0, c, n)
     logits = rng.normal(0, 1, (n, c))
@@ -124,7 +136,7 @@ def test_multiclass_conformal_sets_and_temperature():
 
 def test_temperature_scaling_lowers_ece_of_an_overconfident_classifier():
     rng = np.random.default_rng(2)
-    model = SimpleNamespace(task_type="binary", tasks=["t"])
+    model = SimpleNamespace(task=Binary(["t"]), preprocessor=None)
     n = 4000
     true_logit = rng.normal(0, 2, n)
     y = (rng.uniform(size=n) < 1 / (1 + np.exp(-true_logit))).astype(float)
@@ -184,7 +196,7 @@ def test_ensemble_members_are_saved_and_give_epistemic_sigma(freesolv):
     np.testing.assert_allclose(result["sigma"], result["epistemic"])
     np.testing.assert_allclose(result["pred"], np.mean([model.preprocessor.inverse_y(o) for o in outs], axis=0),
                                rtol=1e-6)
-    lo, hi = result["intervals"]["90"]
+    (lo, hi), = [(i.lower, i.upper) for i in result["intervals"] if i.level == 0.9 and i.method == "absolute"]
     assert (lo < result["pred"]).all() and (hi > result["pred"]).all()
     assert manifest["calibration"]["n_valid"] == 64
 
@@ -202,10 +214,8 @@ def test_mc_dropout_is_seeded_and_needs_dropout(freesolv):
     sample_outputs(model, X, spec, seed=6)
     assert torch.equal(state, torch.random.get_rng_state())  # the global generator is left alone
     no_dropout, _ = train(freesolv, "mc0", {"method": "none"}, dropout=0.0)
-    from biodl.experiment import uncertainty_columns
-
-    plain = uncertainty_columns(predict_with_uncertainty(no_dropout, X), "regression")
-    assert "y_std" not in plain and {"lower_90", "upper_90", "lower_abs_90"} <= set(plain)  # no σ, intervals
+    (plain,) = no_dropout.task.prediction_columns(predict_with_uncertainty(no_dropout, X))
+    assert "y_std" not in plain and [(c["level"], c["method"]) for c in plain["intervals"][0]] == [(0.9, "absolute")]
     with pytest.raises(UserError, match="mc_dropout needs a model with dropout > 0"):
         sample_outputs(no_dropout, X, spec)
 
@@ -265,9 +275,12 @@ def test_predictions_metrics_and_nan_error(freesolv):
     predict_experiment("pm", freesolv / "pm" / "model.pt", freesolv / "features", freesolv / "split.json",
                        freesolv / "pm.parquet")
     frame = pd.read_parquet(freesolv / "pm.parquet")
-    for column in ("y_std", "y_std_epistemic", "y_std_aleatoric", "lower_90", "upper_80", "lower_abs_90",
-                   "max_tanimoto"):
+    for column in ("y_std", "y_std_epistemic", "y_std_aleatoric", "intervals", "max_tanimoto"):
         assert frame[column].notna().all(), column
+    cell = frame["intervals"].iloc[0]  # levels are data, not column names
+    assert [(c["level"], c["method"]) for c in cell] == [(0.8, "absolute"), (0.9, "absolute"),
+                                                         (0.8, "normalized"), (0.9, "normalized")]
+    assert all(c["lower"] < frame["y_pred"].iloc[0] < c["upper"] for c in cell)
     assert frame.loc[frame["split"] == "train", "max_tanimoto"].eq(1.0).all()  # a training molecule is itself
     assert frame.loc[frame["split"] == "test", "max_tanimoto"].lt(1.0).any()
     metrics = evaluate_experiment("pm", [freesolv / "pm.parquet"], freesolv / "split.json", freesolv / "pm.json",
@@ -329,7 +342,13 @@ def test_multiclass_end_to_end_sets_and_temperature(tmp_path):
     """FreeSolv binned into three classes by hydration free energy: MC dropout, temperature scaling and
     conformal prediction sets through predict and evaluate, and in raw predict."""
     from biodl.dataset import featurize_source
-    from biodl.experiment import evaluate_experiment, predict_experiment, predict_raw, split_dataset, train_experiment
+    from biodl.experiment import (
+        evaluate_experiment,
+        predict_experiment,
+        predict_raw,
+        split_dataset,
+        train_experiment,
+    )
 
     table = pd.read_csv(DATA / "molecules" / "freesolv.csv")
     table["band"] = pd.qcut(table["expt"], 3, labels=False).astype(float)
@@ -345,8 +364,9 @@ def test_multiclass_end_to_end_sets_and_temperature(tmp_path):
     predict_experiment("bands", tmp_path / "m" / "model.pt", tmp_path / "features", tmp_path / "split.json",
                        tmp_path / "p.parquet")
     frame = pd.read_parquet(tmp_path / "p.parquet")
-    assert {"proba", "proba_uncalibrated", "entropy", "mutual_info", "set_90"} <= set(frame.columns)
-    assert frame["set_90"].map(len).between(1, 3).all()
+    assert {"proba", "proba_uncalibrated", "entropy", "mutual_info", "sets"} <= set(frame.columns)
+    assert all([c["level"] for c in cell] == [0.9] for cell in frame["sets"])
+    assert frame["sets"].map(lambda cell: len(cell[0]["classes"])).between(1, 3).all()
     metrics = evaluate_experiment("bands", [tmp_path / "p.parquet"], tmp_path / "split.json", tmp_path / "m.json",
                                   task_type="multiclass")
     u = metrics["models"]["mlp"]["test"]["uncertainty"]["band"]
@@ -364,7 +384,7 @@ def test_separate_calibration_rows_are_never_used_for_early_stopping(freesolv):
     stop, cal = calibration_halves(valid, seed=4)
     assert len(stop) == len(cal) == 32 and not set(stop) & set(cal) and set(stop) | set(cal) == set(valid)
     assert np.array_equal(calibration_halves(valid, seed=4)[1], cal)
-    model, manifest = train(freesolv, "sep", {"method": "mc_dropout", "passes": 5, "calibration_rows": "separate"})
+    _, manifest = train(freesolv, "sep", {"method": "mc_dropout", "passes": 5, "calibration_rows": "separate"})
     assert manifest["calibration"]["n_valid"] == 32 and manifest["info"]["n_valid"] == 32
     with pytest.raises(UserError, match="calibration_rows"):
         UncertaintySpec.from_dict({"calibration_rows": "both"})

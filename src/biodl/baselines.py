@@ -12,7 +12,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from biodl.errors import UserError
-from biodl.registry import Registry
+from biodl.registry import Interval, Registry
+from biodl.tasks import Binary, Multiclass, Regression, task_class
 
 BASELINES: Registry = Registry("baseline")
 register_baseline = BASELINES.register
@@ -25,8 +26,9 @@ def make_baseline(spec: dict, *, task_type: str, seed: int, n_jobs: int = 1):
     if kind not in BASELINES:
         raise UserError(f"unknown baseline {kind!r} (known: {', '.join(sorted(BASELINES))})")
     cls = BASELINES[kind]
-    if task_type not in cls.task_types:
-        raise UserError(f"baseline {kind!r} does not fit task type {task_type} (it does {', '.join(cls.task_types)})")
+    if task_class(task_type) not in cls.task_types:
+        raise UserError(f"baseline {kind!r} does not fit task type {task_type} "
+                        f"(it does {', '.join(t.name for t in cls.task_types)})")
     try:
         return cls(task_type=task_type, seed=seed, n_jobs=n_jobs, **spec)
     except TypeError as exc:
@@ -51,14 +53,17 @@ class _Imputer:
 
 class Baseline:
     name: ClassVar[str]
-    task_types: ClassVar[tuple[str, ...]]
+    #: the task classes (biodl.tasks) it can be trained for
+    task_types: ClassVar[tuple[type, ...]]
+    param_constraints: ClassVar[dict] = {}
 
     def __init__(self, task_type: str, seed: int = 0, n_jobs: int = 1):
         self.task_type, self.seed, self.n_jobs = task_type, seed, n_jobs
+        self.task = task_class(task_type)
 
     @property
     def params(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if not k.endswith("_") and k not in ("n_jobs",)}
+        return {k: v for k, v in vars(self).items() if not k.endswith("_") and k not in ("n_jobs", "task")}
 
 
 @register_baseline
@@ -66,7 +71,8 @@ class RandomForest(Baseline):
     """scikit-learn random forest per task (labelled rows only), on flattened float features."""
 
     name = "random_forest"
-    task_types = ("regression", "binary", "multiclass")
+    task_types = (Regression, Binary, Multiclass)
+    param_constraints: ClassVar[dict] = {"n_estimators": Interval(1, None), "min_samples_leaf": Interval(1, None)}
 
     def __init__(self, task_type, seed=0, n_jobs=1, n_estimators: int = 500, max_features: Any = 1.0,
                  min_samples_leaf: int = 1):
@@ -79,7 +85,7 @@ class RandomForest(Baseline):
         X = _flat_float(X)
         self.imputer_ = _Imputer().fit(X)
         X = self.imputer_.transform(X)
-        cls = RandomForestRegressor if self.task_type == "regression" else RandomForestClassifier
+        cls = RandomForestClassifier if self.task.is_classifier else RandomForestRegressor
         self.models_ = []
         for t in range(y.shape[1]):
             labelled = ~np.isnan(y[:, t])
@@ -91,19 +97,16 @@ class RandomForest(Baseline):
 
     def predict(self, X):
         X = self.imputer_.transform(_flat_float(X))
-        if self.task_type == "regression":
+        if not self.task.is_classifier:
             return np.stack([m.predict(X) for m in self.models_], axis=1)
-        if self.task_type == "multiclass":
-            model = self.models_[0]
-            proba = np.zeros((len(X), int(model.classes_.max()) + 1))
-            proba[:, model.classes_.astype(int)] = model.predict_proba(X)
-            return proba
-        return np.stack([_proba_of_one(m, X) for m in self.models_], axis=1)
+        return self.task.from_class_probabilities([_class_probabilities(m, X) for m in self.models_])
 
 
-def _proba_of_one(model, X):
-    classes = list(model.classes_)
-    return model.predict_proba(X)[:, classes.index(1.0)] if 1.0 in classes else np.zeros(len(X))
+def _class_probabilities(model, X) -> np.ndarray:
+    """(N, largest class + 1): a column per class index, zero for classes the training rows lacked."""
+    proba = np.zeros((len(X), int(model.classes_.max()) + 1))
+    proba[:, model.classes_.astype(int)] = model.predict_proba(X)
+    return proba
 
 
 @register_baseline
@@ -112,7 +115,8 @@ class LogisticRegression(Baseline):
     regularization strength C is chosen on the validation split from ``C_grid``."""
 
     name = "logistic_regression"
-    task_types = ("binary",)
+    task_types = (Binary,)
+    param_constraints: ClassVar[dict] = {"C_grid": Interval(0, None, closed="neither"), "max_iter": Interval(1, None)}
 
     def __init__(self, task_type, seed=0, n_jobs=1, C_grid: tuple = (0.001, 0.01, 0.1, 1.0, 10.0),
                  normalize_rows: bool = True, max_iter: int = 2000):
@@ -159,7 +163,8 @@ class ClassicalCount(Baseline):
     merge into one component, and the area term recovers part of that."""
 
     name = "classical_count"
-    task_types = ("regression",)
+    task_types = (Regression,)
+    param_constraints: ClassVar[dict] = {"min_size": Interval(0, None)}
 
     def __init__(self, task_type, seed=0, n_jobs=1, min_size: int = 4, calibrate: bool = True):
         super().__init__(task_type, seed, n_jobs)

@@ -18,15 +18,16 @@ import csv
 import itertools
 import json
 import time
+from collections.abc import Callable, Mapping
 from copy import deepcopy
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
 from biodl.domain import domain_payload, is_molecular, similarity_to_training
 from biodl.errors import UserError
-from biodl.uncertainty import UncertaintySpec, calibrate, conformal_quantile, sample_outputs
+from biodl.uncertainty import UncertaintySpec, calibrate, sample_outputs
 
 PARTS = ("train", "valid", "test")
 
@@ -107,8 +108,9 @@ def train_experiment(name: str, experiment: Mapping, features: str | Path, split
     score each) and manifest.json. Returns the manifest.
     """
     from biodl.dataset import atomic_dir, load_dataset
-    from biodl.metrics import infer_task_type, is_better
+    from biodl.metrics import is_better
     from biodl.splits import load_split
+    from biodl.tasks import TASKS, infer_task_type, task_class
     from biodl.train import TrainConfig, derive_seed, fit
 
     log = log or (lambda msg: None)
@@ -124,16 +126,16 @@ def train_experiment(name: str, experiment: Mapping, features: str | Path, split
         # about -0.04 test coverage at 90 %): calibrate on a seeded half that selection never sees
         pos["valid"], calibration_rows = calibration_halves(pos["valid"], derive_seed(seed, name, "calibration"))
     where = "validation split" if unc.calibration_rows == "shared" else "calibration half of the validation split"
-    if task in ("regression", "multiclass") and len(calibration_rows):
-        # fail before minutes of training, not after: the conformal levels need enough labelled rows
-        labelled = int((~np.isnan(y[calibration_rows])).sum(axis=0).min())
-        for level in unc.levels:
-            conformal_quantile(np.zeros(labelled), level, f"experiment {name!r}, {where}")
+    if len(calibration_rows):
+        # fail before minutes of training, not after
+        task_class(task).check_calibration_rows(y[calibration_rows], unc.levels, f"experiment {name!r}, {where}")
     base_train = dict(experiment.get("train", {}))
     if unc.heteroscedastic:
-        if task != "regression":
-            raise UserError(f"experiment {name!r}: uncertainty.heteroscedastic applies to regression, not {task}")
-        base_train.setdefault("loss", "gaussian_nll")
+        variance_loss = task_class(task).heteroscedastic_loss
+        if variance_loss is None:
+            able = ", ".join(n for n, c in TASKS.items() if c.heteroscedastic_loss)
+            raise UserError(f"experiment {name!r}: uncertainty.heteroscedastic applies to {able}, not {task}")
+        base_train.setdefault("loss", variance_loss)
     train_seed = derive_seed(seed, name)
     trials = []
     best = None
@@ -222,69 +224,17 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
 
 
 # -- predictions (long format: one row per sample × task) ------------------------------------
-def prediction_frame(model_name: str, split_name: str, ds, idx: np.ndarray, pred: np.ndarray, task_type: str,
-                     tasks: list[str], extras: Mapping[str, Any] | None = None):
-    """Columns: model, split, id, row, task, y_true, y_pred [, proba (multiclass)] + ``extras``.
+def prediction_frame(model_name: str, split_name: str, ds, idx: np.ndarray, task, columns, per_item=None):
+    """The long prediction table (biodl.predictions) of one model on rows ``idx`` of ``ds``."""
+    from biodl import predictions
 
-    ``extras`` maps a column name to per-item values: an (N, T) array (one value per item and task),
-    an (N,) array or a list of N values (the same for every task of an item, e.g. max_tanimoto or a
-    multiclass prediction set).
-    """
-    import pandas as pd
-
-    ids = ds.meta["id"].to_numpy()[idx]
-    rows = ds.meta["row"].to_numpy()[idx]
-    extras = extras or {}
-    frames = []
-    n_task_rows = 1 if task_type == "multiclass" else len(tasks)
-    for t in range(n_task_rows):
-        frame = pd.DataFrame({"model": model_name, "split": split_name, "id": ids, "row": rows, "task": tasks[t],
-                              "y_true": ds.y[idx, t].astype(np.float64)})
-        if task_type == "multiclass":
-            frame["y_pred"] = pred.argmax(axis=1).astype(np.float64)
-            frame["proba"] = [list(map(float, p)) for p in pred]
-        else:
-            frame["y_pred"] = pred[:, t].astype(np.float64)
-        for column, values in extras.items():
-            if isinstance(values, np.ndarray) and values.ndim == 2 and task_type != "multiclass":
-                frame[column] = values[:, t].astype(np.float64)
-            else:
-                frame[column] = list(values) if not isinstance(values, np.ndarray) else values.astype(np.float64)
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    return predictions.long_table(model_name, split_name, ds.meta["id"].to_numpy()[idx],
+                                  ds.meta["row"].to_numpy()[idx], ds.y[idx], task, columns, per_item)
 
 
 def _check_finite(pred: np.ndarray, what: str) -> None:
     if not np.isfinite(pred).all():
         raise UserError(f"{what}: {int((~np.isfinite(pred)).sum())} predictions are NaN or infinite")
-
-
-def uncertainty_columns(result: Mapping[str, Any], task_type: str) -> dict[str, Any]:
-    """:func:`biodl.uncertainty.predict_with_uncertainty` output → prediction-frame columns.
-
-    regression: y_std (total σ), y_std_epistemic, y_std_aleatoric, lower_<L> / upper_<L> (conformal
-    interval at level L %, σ-normalized where the model has σ) and lower_abs_<L> / upper_abs_<L>
-    (absolute-residual conformal). binary: y_pred_uncalibrated (before temperature scaling),
-    entropy, mutual_info. multiclass: proba_uncalibrated, entropy, mutual_info, set_<L> (conformal
-    prediction sets).
-    """
-    columns: dict[str, Any] = {}
-    if task_type == "regression":
-        if np.any(result["sigma"] > 0):  # a single network without a variance head states no σ
-            columns.update({"y_std": result["sigma"], "y_std_epistemic": result["epistemic"],
-                            "y_std_aleatoric": result["aleatoric"]})
-        for key, (lower, upper) in result["intervals"].items():
-            columns[f"lower_{key}"], columns[f"upper_{key}"] = lower, upper
-        return columns
-    columns["entropy"], columns["mutual_info"] = result["entropy"], result["mutual_info"]
-    raw = result["pred_uncalibrated"]
-    if task_type == "multiclass":
-        columns["proba_uncalibrated"] = [list(map(float, p)) for p in raw]
-    else:
-        columns["y_pred_uncalibrated"] = raw
-    for key, sets in result["sets"].items():
-        columns[f"set_{key}"] = sets
-    return columns
 
 
 def predict_experiment(name: str, model_path: str | Path, features: str | Path, split_path: str | Path,
@@ -294,6 +244,7 @@ def predict_experiment(name: str, model_path: str | Path, features: str | Path, 
     Tanimoto similarity to the training set."""
     import pandas as pd
 
+    from biodl import predictions
     from biodl.dataset import load_dataset
     from biodl.splits import load_split
     from biodl.train import TrainedModel
@@ -311,11 +262,12 @@ def predict_experiment(name: str, model_path: str | Path, features: str | Path, 
         _check_finite(result["pred"], f"experiment {name!r} ({part})")
         if "sigma" in result:
             _check_finite(result["sigma"], f"experiment {name!r} ({part}) uncertainty")
-        extras = uncertainty_columns(result, model.task_type)
+        per_item = {}
         if model.domain:
-            extras["max_tanimoto"] = similarity_to_training(model.domain, ds.meta["input"].to_numpy()[idx].tolist())
-        frames.append(prediction_frame(label, part, ds, idx, result["pred"], model.task_type, model.tasks, extras))
-    _write_parquet(pd.concat(frames, ignore_index=True), out)
+            per_item["max_tanimoto"] = similarity_to_training(model.domain, ds.meta["input"].to_numpy()[idx].tolist())
+        frames.append(prediction_frame(label, part, ds, idx, model.task, model.task.prediction_columns(result),
+                                       per_item))
+    predictions.write(pd.concat(frames, ignore_index=True), out)
 
 
 def baseline_experiment(name: str, experiment: Mapping, features: str | Path, split_path: str | Path,
@@ -324,66 +276,48 @@ def baseline_experiment(name: str, experiment: Mapping, features: str | Path, sp
     """Train the experiment's non-deep baseline on the same split and write its predictions."""
     import pandas as pd
 
+    from biodl import predictions
     from biodl.baselines import make_baseline
     from biodl.dataset import load_dataset
-    from biodl.metrics import infer_task_type
     from biodl.splits import load_split
+    from biodl.tasks import infer_task_type, make_task
     from biodl.train import derive_seed
 
     ds = load_dataset(features, mmap=False)
     split = load_split(split_path)
     pos = positions(ds, split)
-    task = experiment.get("task") or infer_task_type(ds.y)
+    task_type = experiment.get("task") or infer_task_type(ds.y)
+    task = make_task(task_type, ds.tasks)
     spec = experiment["baseline"]
-    baseline = make_baseline(spec, task_type=task, seed=derive_seed(seed, name, "baseline"), n_jobs=n_jobs)
+    baseline = make_baseline(spec, task_type=task_type, seed=derive_seed(seed, name, "baseline"), n_jobs=n_jobs)
     baseline.fit(ds.X[pos["train"]], ds.y[pos["train"]], ds.X[pos["valid"]], ds.y[pos["valid"]])
     frames = []
     for part in PARTS:
         pred = baseline.predict(ds.X[pos[part]])
         _check_finite(pred, f"experiment {name!r} baseline ({part})")
-        frames.append(prediction_frame(spec["type"], part, ds, pos[part], pred, task, ds.tasks))
+        frames.append(prediction_frame(spec["type"], part, ds, pos[part], task, task.point_columns(pred)))
     for test_name, path in (test_sets or {}).items():
         other = load_dataset(path, mmap=False)
         idx = np.arange(len(other))
-        frames.append(prediction_frame(spec["type"], test_name, other, idx, baseline.predict(other.X), task,
-                                       other.tasks))
-    _write_parquet(pd.concat(frames, ignore_index=True), out)
-
-
-def _write_parquet(frame, out) -> None:
-    import os
-
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, out)
+        other_task = make_task(task_type, other.tasks)
+        frames.append(prediction_frame(spec["type"], test_name, other, idx, other_task,
+                                       other_task.point_columns(baseline.predict(other.X))))
+    predictions.write(pd.concat(frames, ignore_index=True), out)
 
 
 # -- evaluate -----------------------------------------------------------------------------------
-def arrays_from_predictions(frame, task_type: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Long-format predictions of one model on one split → (y_true, y_pred, tasks), rows by ``row``."""
-    tasks = list(dict.fromkeys(frame["task"]))
-    if task_type == "multiclass":
-        frame = frame.sort_values("row")
-        return frame["y_true"].to_numpy()[:, None], np.stack(frame["proba"].to_numpy()), tasks
-    wide_true = frame.pivot(index="row", columns="task", values="y_true")[tasks]
-    wide_pred = frame.pivot(index="row", columns="task", values="y_pred")[tasks]
-    return wide_true.to_numpy(), wide_pred.to_numpy(), tasks
-
-
 def evaluate_experiment(name: str, predictions: list[str | Path], split_path: str | Path, out: str | Path,
                         *, task_type: str | None = None, model_manifest: str | Path | None = None) -> dict:
     """Metrics per model × split part (and extra test set) × task, deep model and baseline side
     by side, with the split's method, seed, sizes and leakage audit. Deterministic JSON."""
-    import pandas as pd
-
-    from biodl.metrics import compute_metrics, infer_task_type
+    from biodl import predictions as table
+    from biodl.io import write_text
     from biodl.splits import load_split
+    from biodl.tasks import task_class, task_type_of_table
 
-    frame = pd.concat([pd.read_parquet(p) for p in predictions], ignore_index=True)
-    if task_type is None:
-        task_type = "multiclass" if "proba" in frame.columns else infer_task_type(frame["y_true"].to_numpy())
+    frame = table.read(predictions)
+    task_type = task_type or task_type_of_table(frame)
+    task = task_class(task_type)(list(dict.fromkeys(frame["task"])))
     split = load_split(split_path)
     result: dict[str, Any] = {
         "experiment": name, "task_type": task_type,
@@ -395,12 +329,12 @@ def evaluate_experiment(name: str, predictions: list[str | Path], split_path: st
         scores = {}
         for part in sorted(by_model["split"].unique(), key=lambda p: (order.get(p, 99), p)):
             sub = by_model[by_model["split"] == part]
-            y_true, y_pred, tasks = arrays_from_predictions(sub, task_type)
+            y_true, y_pred, tasks = task.arrays_from_table(sub)
             try:
-                scores[part] = compute_metrics(y_true, y_pred, task_type, tasks=tasks)
+                scores[part] = task.score(y_true, y_pred, tasks=tasks)
             except UserError as exc:
                 raise UserError(f"experiment {name!r}, model {model_name}, {part}: {exc}") from None
-            uncertainty = uncertainty_scores(sub, task_type)
+            uncertainty = task.scores_by_task(sub)
             if uncertainty:
                 scores[part]["uncertainty"] = uncertainty
         result["models"][model_name] = scores
@@ -409,85 +343,8 @@ def evaluate_experiment(name: str, predictions: list[str | Path], split_path: st
         result["selection"] = {k: manifest.get(k) for k in ("selected_trial", "selected_overrides", "n_trials")}
         result["selection"]["valid_score"] = {k: v for k, v in manifest.items() if k.startswith("valid_")}
         result["deep_model"] = manifest["model_spec"]["type"]
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, sort_keys=True, allow_nan=False) + "\n")
+    write_text(out, json.dumps(result, indent=2, sort_keys=True, allow_nan=False) + "\n")
     return result
-
-
-def _raw_prediction_columns(model, X: np.ndarray) -> dict[str, Any]:
-    """Per-input output columns of ``biodl predict``: <task>_pred, and the model's uncertainty —
-    <task>_std (+ _epistemic / _aleatoric), <task>_lower_<L> / _upper_<L>; classifiers
-    <task>_entropy, <task>_mutual_info; multiclass proba_<c> and set_<L> (space-separated classes)."""
-    from biodl.uncertainty import predict_with_uncertainty
-
-    result = predict_with_uncertainty(model, X)
-    pred = result["pred"]
-    columns: dict[str, Any] = {}
-    if model.task_type == "multiclass":
-        task = model.tasks[0]
-        columns.update({f"proba_{c}": pred[:, c] for c in range(pred.shape[1])})
-        columns[f"{task}_pred"] = pred.argmax(axis=1)
-        columns[f"{task}_entropy"], columns[f"{task}_mutual_info"] = result["entropy"], result["mutual_info"]
-        columns.update({f"set_{key}": sets for key, sets in result["sets"].items()})
-        return columns
-    for t, task in enumerate(model.tasks):
-        columns[f"{task}_pred"] = pred[:, t]
-        if model.task_type == "regression":
-            if (model.uncertainty or {}).get("method", "none") != "none" or model.loss == "gaussian_nll":
-                columns[f"{task}_std"] = result["sigma"][:, t]
-                columns[f"{task}_std_epistemic"] = result["epistemic"][:, t]
-                columns[f"{task}_std_aleatoric"] = result["aleatoric"][:, t]
-            for key, (lower, upper) in result["intervals"].items():
-                if not key.startswith("abs_"):
-                    columns[f"{task}_lower_{key}"], columns[f"{task}_upper_{key}"] = lower[:, t], upper[:, t]
-        else:
-            columns[f"{task}_entropy"], columns[f"{task}_mutual_info"] = (result["entropy"][:, t],
-                                                                          result["mutual_info"][:, t])
-    return columns
-
-
-def uncertainty_scores(frame, task_type: str) -> dict[str, Any]:
-    """Uncertainty metrics of one model on one split part, per task (see biodl.uncertainty).
-
-    Regression needs σ or conformal interval columns (baselines have neither: {}); classifiers are
-    always scored for calibration (ECE, Brier, NLL), before and after temperature scaling where the
-    predictions carry both.
-    """
-    from biodl.uncertainty import classification_uncertainty_metrics, domain_metrics, regression_uncertainty_metrics
-
-    out: dict[str, Any] = {}
-    # predictions of a model and its baseline share one frame: a column the model lacks is all-NaN
-    frame = frame.dropna(axis=1, how="all")
-    for task, sub in frame.groupby("task", sort=False):
-        labelled = sub[sub["y_true"].notna()]
-        y = labelled["y_true"].to_numpy()
-        if task_type == "regression":
-            levels = sorted(c[len("lower_"):] for c in labelled.columns if c.startswith("lower_"))
-            if "y_std" not in labelled and not levels:
-                continue
-            intervals = {key: (labelled[f"lower_{key}"].to_numpy(), labelled[f"upper_{key}"].to_numpy())
-                         for key in levels}
-            sigma = labelled["y_std"].to_numpy() if "y_std" in labelled else None
-            scores = regression_uncertainty_metrics(y, labelled["y_pred"].to_numpy(), sigma, intervals)
-        else:
-            multiclass = task_type == "multiclass"
-            proba = np.stack(labelled["proba"].to_numpy()) if multiclass else labelled["y_pred"].to_numpy()
-            sets = {c[len("set_"):]: labelled[c].tolist() for c in labelled.columns if c.startswith("set_")}
-            entropy = labelled["entropy"].to_numpy() if "entropy" in labelled else None
-            scores = classification_uncertainty_metrics(y, proba, multiclass, entropy, sets or None)
-            raw_column = "proba_uncalibrated" if multiclass else "y_pred_uncalibrated"
-            if raw_column in labelled:
-                raw = np.stack(labelled[raw_column].to_numpy()) if multiclass else labelled[raw_column].to_numpy()
-                before = classification_uncertainty_metrics(y, raw, multiclass)
-                scores["uncalibrated"] = {k: before[k] for k in ("ece", "brier", "nll")}
-        if "max_tanimoto" in labelled:
-            pred = labelled["y_pred"].to_numpy()
-            # a multiclass "error" is a wrong class, not the distance between class indices
-            error = (y != pred).astype(float) if task_type == "multiclass" else np.abs(y - pred)
-            scores["applicability_domain"] = domain_metrics(error, labelled["max_tanimoto"].to_numpy())
-        out[str(task)] = scores
-    return out
 
 
 # -- predict from raw inputs (a user's CSV / FASTA / image folder) ------------------------------
@@ -500,9 +357,12 @@ def predict_raw(model_path: str | Path, source: Mapping, out: str | Path, *, n_j
     """
     import pandas as pd
 
+    from biodl import predictions
     from biodl.featurizers import make_featurizer
+    from biodl.io import atomic_file
     from biodl.sources import read_source
     from biodl.train import TrainedModel
+    from biodl.uncertainty import predict_with_uncertainty
 
     model = TrainedModel.load(model_path)
     if not model.featurizer_spec:
@@ -516,9 +376,16 @@ def predict_raw(model_path: str | Path, source: Mapping, out: str | Path, *, n_j
     reasons.update({int(candidates[r.index]): r.reason for r in result.rejects})
     frame = pd.DataFrame({"id": table.ids, "input": [str(x) if x is not None else "" for x in table.inputs]})
     rows = candidates[result.kept]
-    columns = _raw_prediction_columns(model, np.asarray(result.X)) if len(result.X) else {}
-    if model.domain and len(rows):
-        columns["max_tanimoto"] = similarity_to_training(model.domain, [table.inputs[i] for i in rows])
+    columns = {}
+    if len(result.X):
+        per_item = {}
+        if model.domain:
+            per_item["max_tanimoto"] = similarity_to_training(model.domain, [table.inputs[i] for i in rows])
+        outputs = predict_with_uncertainty(model, np.asarray(result.X))
+        unlabelled = np.full((len(rows), len(model.tasks)), np.nan)
+        long = predictions.long_table(model.model_spec["type"], "input", np.asarray(table.ids, object)[rows], rows,
+                                      unlabelled, model.task, model.task.prediction_columns(outputs), per_item)
+        columns = predictions.wide(long)
     for col, values in columns.items():
         if isinstance(values, list):
             full = [""] * len(table)
@@ -529,7 +396,6 @@ def predict_raw(model_path: str | Path, source: Mapping, out: str | Path, *, n_j
             full[rows] = values
         frame[col] = full
     frame["reject_reason"] = [reasons.get(i, "") for i in range(len(table))]
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(out, index=False)
+    with atomic_file(out) as tmp:
+        frame.to_csv(tmp, index=False)
     return frame

@@ -2,14 +2,16 @@
 
 Every metric is a thin call into scikit-learn / scipy; this module only masks missing labels,
 checks inputs (a fault is a :class:`~biodl.errors.UserError`, one line) and returns plain Python
-values that ``json.dumps`` accepts.
+values that ``json.dumps`` accepts. Which metrics a task type reports, and which one ranks models,
+is the task class's choice (:mod:`biodl.tasks`); the metric tables below are grouped by the
+layout of the predictions they read.
 
-Task types
-    ``regression``  y_true float (N, T), NaN = missing; y_pred float (N, T) predicted values.
-    ``binary``      y_true float (N, T) of 0 / 1, NaN = missing (T > 1 = multitask classification);
-                    y_pred float (N, T) probabilities of class 1, in [0, 1].
-    ``multiclass``  one task: y_true int (N,) or float (N, 1) class indices 0..C-1 (NaN = missing);
-                    y_pred float (N, C) class probabilities (rows sum to 1).
+Layouts
+    columns of values       y_true float (N, T), NaN = missing; y_pred float (N, T) predicted values.
+    columns of probability  y_true float (N, T) of 0 / 1, NaN = missing (T > 1 = multitask
+                            classification); y_pred float (N, T) probabilities of class 1, in [0, 1].
+    class probabilities     one task: y_true int (N,) or float (N, 1) class indices 0..C-1 (NaN =
+                            missing); y_pred float (N, C) class probabilities (rows sum to 1).
 
 A metric that is undefined for a task's labels (one class only for ``roc_auc``, a constant target for
 ``pearson``, no labelled rows at all) is ``None`` with an entry in the result's ``notes``; it never raises.
@@ -19,13 +21,13 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
 from biodl.errors import UserError
 
-TASK_TYPES = ("regression", "binary", "multiclass")
 BINARY_THRESHOLD = 0.5  # a binary prediction is class 1 when its probability is > 0.5 (ties -> 0, as argmax)
 PROBA_SUM_ATOL = 1e-3  # tolerance on multiclass probability rows summing to 1 (float32 softmax passes)
 
@@ -200,23 +202,25 @@ def _confusion_matrix(y_true: np.ndarray, proba: np.ndarray) -> list[list[int]]:
 
 MetricFn = Callable[[np.ndarray, np.ndarray], float]
 
-METRICS: dict[str, dict[str, MetricFn]] = {
-    "regression": {"rmse": _rmse, "mae": _mae, "r2": _r2, "pearson": _pearson, "spearman": _spearman},
-    "binary": {
-        "roc_auc": _roc_auc,
-        "pr_auc": _pr_auc,
-        "accuracy": _binary_accuracy,
-        "mcc": _mcc,
-        "balanced_accuracy": _binary_balanced_accuracy,
-        "brier": _brier,
-        "log_loss": _binary_log_loss,
-    },
-    "multiclass": {
-        "accuracy": _mc_accuracy,
-        "macro_f1": _mc_macro_f1,
-        "balanced_accuracy": _mc_balanced_accuracy,
-        "log_loss": _mc_log_loss,
-    },
+#: metrics of predicted values, one column per task
+VALUE_METRICS: dict[str, MetricFn] = {"rmse": _rmse, "mae": _mae, "r2": _r2, "pearson": _pearson,
+                                      "spearman": _spearman}
+#: metrics of probabilities of class 1, one column per task
+PROBABILITY_METRICS: dict[str, MetricFn] = {
+    "roc_auc": _roc_auc,
+    "pr_auc": _pr_auc,
+    "accuracy": _binary_accuracy,
+    "mcc": _mcc,
+    "balanced_accuracy": _binary_balanced_accuracy,
+    "brier": _brier,
+    "log_loss": _binary_log_loss,
+}
+#: metrics of class-probability rows, one task
+CLASS_METRICS: dict[str, MetricFn] = {
+    "accuracy": _mc_accuracy,
+    "macro_f1": _mc_macro_f1,
+    "balanced_accuracy": _mc_balanced_accuracy,
+    "log_loss": _mc_log_loss,
 }
 
 # Reported beside the scalar metrics, not averaged; naming it in ``metrics=`` is allowed and changes nothing.
@@ -238,22 +242,7 @@ METRIC_DIRECTION: dict[str, bool] = {  # metric name -> greater is better
     "macro_f1": True,
 }
 
-PRIMARY_METRIC: dict[str, str] = {"regression": "rmse", "binary": "roc_auc", "multiclass": "accuracy"}
-
-
 # ---------------------------------------------------------------------------- public helpers
-
-
-def _check_task_type(task_type: str) -> None:
-    if task_type not in METRICS:
-        raise UserError(f"unknown task type {task_type!r} (expected one of: {', '.join(TASK_TYPES)})")
-
-
-def primary_metric(task_type: str) -> tuple[str, bool]:
-    """(metric name, greater_is_better) used to rank models of this task type."""
-    _check_task_type(task_type)
-    name = PRIMARY_METRIC[task_type]
-    return name, METRIC_DIRECTION[name]
 
 
 def _missing(value: float | None) -> bool:
@@ -274,25 +263,6 @@ def is_better(a: float | None, b: float | None, metric: str) -> bool:
     return a > b if METRIC_DIRECTION[metric] else a < b
 
 
-def infer_task_type(y: Any) -> str:
-    """``"binary"`` when every labelled value (NaN = missing) is 0 or 1, in any number of columns;
-    otherwise ``"regression"``.
-
-    y: (N,) or (N, T), numeric or bool. Integer targets with more than two values (cell counts,
-    class indices alike) are inferred as regression: ``multiclass`` is never inferred and must be
-    named in the config.
-    """
-    arr = _as_float(y, "targets")
-    if arr.ndim > 2:
-        raise UserError(f"targets must be 1-D or 2-D (N, T), got shape {arr.shape}")
-    values = arr[~np.isnan(arr)]
-    if values.size == 0:
-        raise UserError("targets have no labelled values; cannot infer the task type")
-    if not np.isfinite(values).all():
-        raise UserError(f"targets contain inf ({int(np.isinf(values).sum())} values)")
-    return "binary" if np.isin(values, (0.0, 1.0)).all() else "regression"
-
-
 # ---------------------------------------------------------------------------- input checks
 
 
@@ -304,22 +274,27 @@ def _as_float(a: Any, what: str) -> np.ndarray:
         raise UserError(f"{what} must be numeric ({exc})") from None
 
 
-def _select_metrics(task_type: str, metrics: str | Iterable[str] | None) -> list[str]:
-    """Names of the scalar metrics to compute, in the order asked (all of the task type's by default)."""
-    available = list(METRICS[task_type])
+def select_metrics(kind: str, available: dict[str, MetricFn], metrics: str | Iterable[str] | None,
+                   extra: Sequence[str] = ()) -> list[str]:
+    """Names of the scalar metrics to compute, in the order asked (all of ``available`` by default).
+
+    ``kind`` names the task type in messages; ``extra`` are non-scalar results (a confusion matrix)
+    that may be named but are not computed here.
+    """
+    names = list(available)
     if metrics is None:
-        return available
+        return names
     asked = [metrics] if isinstance(metrics, str) else list(metrics)
     if not asked:
-        raise UserError(f"no metrics selected (available for {task_type}: {', '.join(available)})")
-    allowed = available + ([CONFUSION_MATRIX] if task_type == "multiclass" else [])
+        raise UserError(f"no metrics selected (available for {kind}: {', '.join(names)})")
+    allowed = names + list(extra)
     for name in asked:
         if name in allowed:
             continue
         known = name in METRIC_DIRECTION or name == CONFUSION_MATRIX
-        what = f"metric {name!r} does not apply to {task_type}" if known else f"unknown metric {name!r}"
+        what = f"metric {name!r} does not apply to {kind}" if known else f"unknown metric {name!r}"
         raise UserError(f"{what} (available: {', '.join(allowed)})")
-    return [name for name in dict.fromkeys(asked) if name in available]
+    return [name for name in dict.fromkeys(asked) if name in names]
 
 
 def _task_names(tasks: Sequence[str] | None, n_tasks: int) -> list[str]:
@@ -342,7 +317,7 @@ def _check_finite_predictions(y_pred: np.ndarray, task: str) -> None:
             raise UserError(f"predictions contain {kind} for task {task!r} ({k} rows)")
 
 
-def _check_binary_column(y_true: np.ndarray, y_pred: np.ndarray, task: str) -> None:
+def check_probability_column(y_true: np.ndarray, y_pred: np.ndarray, task: str) -> None:
     """y_true: labelled rows only (n,); y_pred: (n,) probabilities."""
     bad = y_true[~np.isin(y_true, (0.0, 1.0))]
     if bad.size:
@@ -353,11 +328,11 @@ def _check_binary_column(y_true: np.ndarray, y_pred: np.ndarray, task: str) -> N
                         f"({outside} rows outside; apply a sigmoid)")
 
 
-def _check_labels(y_true: np.ndarray, task: str, task_type: str) -> None:
+def _check_labels(y_true: np.ndarray, task: str, kind: str) -> None:
     """y_true: (N,) one task's labels, NaN = missing; inf is a UserError."""
     k = int(np.isinf(y_true).sum())
     if k:
-        raise UserError(f"{task_type} labels contain inf for task {task!r} ({k} rows)")
+        raise UserError(f"{kind} labels contain inf for task {task!r} ({k} rows)")
 
 
 # ---------------------------------------------------------------------------- computation
@@ -409,23 +384,25 @@ def _as_columns(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
     return t2, p2
 
 
-def _compute_columns(y_true: Any, y_pred: Any, task_type: str, tasks: Sequence[str] | None,
-                     names: list[str]) -> dict[str, Any]:
-    """Regression / binary: each column is a task, masked to its labelled rows."""
+def score_columns(y_true: Any, y_pred: Any, registry: dict[str, MetricFn], names: list[str],
+                  tasks: Sequence[str] | None, *, kind: str,
+                  check_column: Callable[[np.ndarray, np.ndarray, str], None] | None = None) -> dict[str, Any]:
+    """Each column is a task, masked to its labelled rows; ``check_column(y_true, y_pred, task)``
+    checks one task's labelled rows before scoring (probabilities in [0, 1], say)."""
     t, p = _as_columns(y_true, y_pred)
     task_names = _task_names(tasks, t.shape[1])
     per_task: dict[str, dict[str, float | None]] = {}
     n: dict[str, int] = {}
     notes: list[str] = []
     for j, task in enumerate(task_names):
-        _check_labels(t[:, j], task, task_type)
+        _check_labels(t[:, j], task, kind)
         _check_finite_predictions(p[:, j], task)
         labelled = ~np.isnan(t[:, j])
         tj, pj = t[labelled, j], p[labelled, j]
-        if task_type == "binary":
-            _check_binary_column(tj, pj, task)
+        if check_column is not None:
+            check_column(tj, pj, task)
         n[task] = int(labelled.sum())
-        per_task[task] = _evaluate(METRICS[task_type], names, tj, pj, task, notes)
+        per_task[task] = _evaluate(registry, names, tj, pj, task, notes)
     return {"per_task": per_task, "mean": _mean_over_tasks(per_task, names), "n": n, "notes": notes}
 
 
@@ -453,19 +430,20 @@ def _check_multiclass(y_true: np.ndarray, proba: np.ndarray, task: str) -> None:
                         f"with rows summing to 1 ({off} rows do not; apply a softmax)")
 
 
-def _compute_multiclass(y_true: Any, y_pred: Any, tasks: Sequence[str] | None,
-                        names: list[str]) -> dict[str, Any]:
-    """Multiclass: one task, argmax of the probabilities is the predicted class."""
+def score_classes(y_true: Any, y_pred: Any, registry: dict[str, MetricFn], names: list[str],
+                  tasks: Sequence[str] | None, *, kind: str) -> dict[str, Any]:
+    """One task of class indices and class-probability rows; argmax is the predicted class.
+    Adds ``confusion_matrix``: (C, C) list of lists, rows = true class, columns = predicted class."""
     t, p = _multiclass_inputs(y_true, y_pred)
     (task,) = _task_names(tasks, 1)
-    _check_labels(t, task, "multiclass")
+    _check_labels(t, task, kind)
     _check_finite_predictions(p, task)
     labelled = ~np.isnan(t)
     tj, pj = t[labelled].astype(np.int64), p[labelled]
     _check_multiclass(tj, pj, task)
     pj = pj / pj.sum(axis=1, keepdims=True)  # exact normalisation, so log_loss does not warn on float32 sums
     notes: list[str] = []
-    scores = _evaluate(METRICS["multiclass"], names, tj, pj, task, notes)
+    scores = _evaluate(registry, names, tj, pj, task, notes)
     return {"per_task": {task: scores}, "mean": dict(scores), "n": {task: int(labelled.sum())},
             "notes": notes, "confusion_matrix": _confusion_matrix(tj, pj)}
 
@@ -474,19 +452,18 @@ def compute_metrics(y_true: Any, y_pred: Any, task_type: str, *, tasks: Sequence
                     metrics: str | Iterable[str] | None = None) -> dict[str, Any]:
     """Score predictions against labels; every value in the result is a plain Python float / int / None.
 
-    y_true, y_pred: see the module docstring for shapes per ``task_type``. A 1-D regression / binary
-    array is one task. ``tasks`` names the task columns (default ``task_0``, ``task_1``, ...);
-    ``metrics`` selects a subset of ``METRICS[task_type]`` (default: all).
+    ``task_type`` names a task class of :data:`biodl.tasks.TASKS`, which picks the layout (see the
+    module docstring) and the metrics. A 1-D array of values or probabilities is one task.
+    ``tasks`` names the task columns (default ``task_0``, ``task_1``, ...); ``metrics`` selects a
+    subset of the task type's metrics (default: all).
 
     Returns ``{"per_task": {task: {metric: value}}, "mean": {metric: mean over tasks of the defined
-    values}, "n": {task: labelled rows}, "notes": [why a value is None, ...]}``; multiclass adds
-    ``"confusion_matrix"``: (C, C) list of lists, rows = true class, columns = predicted class.
+    values}, "n": {task: labelled rows}, "notes": [why a value is None, ...]}``; class-probability
+    tasks add ``"confusion_matrix"``.
 
     Raises UserError for an unknown task type or metric, mismatched shapes, NaN / inf predictions,
     labels outside the task type's range, or probabilities outside [0, 1].
     """
-    _check_task_type(task_type)
-    names = _select_metrics(task_type, metrics)
-    if task_type == "multiclass":
-        return _compute_multiclass(y_true, y_pred, tasks, names)
-    return _compute_columns(y_true, y_pred, task_type, tasks, names)
+    from biodl.tasks import task_class  # the task classes are built from this module's tables
+
+    return task_class(task_type).score(y_true, y_pred, tasks=tasks, metrics=metrics)

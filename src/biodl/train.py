@@ -15,19 +15,133 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from biodl import __version__
 from biodl.errors import UserError, settings_from_dict
+from biodl.losses import LOSSES
+from biodl.metrics import METRIC_DIRECTION
+from biodl.registry import Choices, Interval, Registry
+from biodl.tasks import Task, make_task
 
 MODEL_FORMAT = 1
-TASK_TYPES = ("regression", "binary", "multiclass")
-DEFAULT_LOSS = {"regression": "mse", "binary": "bce", "multiclass": "ce"}
-LOSSES_FOR = {"regression": ("mse", "gaussian_nll"), "binary": ("bce",), "multiclass": ("ce",)}
+
+
+# -- optimizers and learning-rate schedules, by name ---------------------------------------------
+OPTIMIZERS: Registry = Registry("optimizer")
+SCHEDULES: Registry = Registry("learning-rate schedule")
+
+
+class Optimizer:
+    """``build(params, config, fused)`` → a torch optimizer from ``train:`` settings."""
+
+    name: ClassVar[str]
+    #: torch has a fused kernel for it (one pass per tensor), which fit asks for when the model wants it
+    fusable: ClassVar[bool] = False
+
+
+@OPTIMIZERS.register
+class Adam(Optimizer):
+    name = "adam"
+    fusable = True
+
+    @staticmethod
+    def build(params, c, fused=None):
+        import torch
+
+        return torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay, fused=fused)
+
+
+@OPTIMIZERS.register
+class AdamW(Optimizer):
+    name = "adamw"
+    fusable = True
+
+    @staticmethod
+    def build(params, c, fused=None):
+        import torch
+
+        return torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay, fused=fused)
+
+
+@OPTIMIZERS.register
+class RMSprop(Optimizer):
+    name = "rmsprop"
+
+    @staticmethod
+    def build(params, c, fused=None):
+        import torch
+
+        return torch.optim.RMSprop(params, lr=c.lr, weight_decay=c.weight_decay, momentum=c.momentum)
+
+
+@OPTIMIZERS.register
+class SGD(Optimizer):
+    name = "sgd"
+
+    @staticmethod
+    def build(params, c, fused=None):
+        import torch
+
+        return torch.optim.SGD(params, lr=c.lr, weight_decay=c.weight_decay, momentum=c.momentum)
+
+
+class Schedule:
+    """``build(optimizer, config, greater)`` → a torch scheduler (or None); ``step`` once per epoch."""
+
+    name: ClassVar[str]
+
+    @staticmethod
+    def build(optimizer, c, greater: bool):
+        return None
+
+    @staticmethod
+    def step(scheduler, score: float) -> None:
+        pass
+
+
+@SCHEDULES.register
+class Constant(Schedule):
+    name = "none"
+
+
+@SCHEDULES.register
+class Plateau(Schedule):
+    """Halve the rate when the validation score has not improved for a third of the patience."""
+
+    name = "plateau"
+
+    @staticmethod
+    def build(optimizer, c, greater):
+        import torch
+
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max" if greater else "min",
+                                                          factor=0.5, patience=max(1, c.patience // 3))
+
+    @staticmethod
+    def step(scheduler, score):
+        scheduler.step(score)
+
+
+@SCHEDULES.register
+class Cosine(Schedule):
+    """Cosine decay over the epoch budget."""
+
+    name = "cosine"
+
+    @staticmethod
+    def build(optimizer, c, greater):
+        import torch
+
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=c.epochs)
+
+    @staticmethod
+    def step(scheduler, score):
+        scheduler.step()
 
 
 @dataclass
@@ -38,53 +152,33 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 0.0
-    optimizer: str = "adam"  # adam | adamw | rmsprop | sgd
+    optimizer: str = "adam"
     momentum: float = 0.9  # sgd / rmsprop only
     patience: int = 20  # epochs without validation improvement before stopping
     monitor: str | None = None  # validation metric; None = the task's primary metric
-    loss: str | None = None  # None = mse / bce / ce by task type; gaussian_nll = heteroscedastic head
-    lr_schedule: str = "none"  # none | plateau | cosine
+    loss: str | None = None  # None = the task type's default; gaussian_nll = heteroscedastic head
+    lr_schedule: str = "none"
     grad_clip: float | None = None  # max gradient norm
     clip_features: float = 10.0  # standardized float features are clipped to ±this (heavy tails)
     device: str = "auto"
     seed: int = 0
     progress: bool = True
 
+    param_constraints: ClassVar[dict] = {
+        "epochs": Interval(1, None), "batch_size": Interval(1, None), "lr": Interval(0, None, closed="neither"),
+        "weight_decay": Interval(0, None), "momentum": Interval(0, 1, closed="left"),
+        "patience": Interval(1, None), "grad_clip": Interval(0, None, closed="neither"),
+        "clip_features": Interval(0, None, closed="neither"), "optimizer": Choices(*OPTIMIZERS.names()),
+        "lr_schedule": Choices(*SCHEDULES.names()), "loss": Choices(*LOSSES.names()),
+        "monitor": Choices(*METRIC_DIRECTION),
+    }
+
     @classmethod
-    def from_dict(cls, values: dict | None) -> "TrainConfig":
+    def from_dict(cls, values: dict | None) -> TrainConfig:
         config = settings_from_dict(cls, values, "train")
-        if config.optimizer not in OPTIMIZERS:
-            raise UserError(f"train.optimizer: {config.optimizer!r} (choose from {', '.join(OPTIMIZERS)})")
-        if config.lr_schedule not in ("none", "plateau", "cosine"):
-            raise UserError(f"train.lr_schedule: {config.lr_schedule!r} (choose from none, plateau, cosine)")
+        OPTIMIZERS.get(config.optimizer, "train.optimizer")
+        SCHEDULES.get(config.lr_schedule, "train.lr_schedule")
         return config
-
-
-def _adam(params, c, fused=None):
-    import torch
-
-    return torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay, fused=fused)
-
-
-def _adamw(params, c, fused=None):
-    import torch
-
-    return torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay, fused=fused)
-
-
-def _rmsprop(params, c):
-    import torch
-
-    return torch.optim.RMSprop(params, lr=c.lr, weight_decay=c.weight_decay, momentum=c.momentum)
-
-
-def _sgd(params, c):
-    import torch
-
-    return torch.optim.SGD(params, lr=c.lr, weight_decay=c.weight_decay, momentum=c.momentum)
-
-
-OPTIMIZERS = {"adam": _adam, "adamw": _adamw, "rmsprop": _rmsprop, "sgd": _sgd}
 
 
 # -- preprocessing fitted on the training split only -------------------------------------------
@@ -93,11 +187,10 @@ class Preprocessor:
     """Feature imputation / scaling and target scaling, fitted on training rows only.
 
     Float (N, D) features (descriptors): NaN → training median, then standardized and clipped.
-    Bits, codes and images pass through unchanged. Regression targets are standardized per task;
-    predictions are reported back in original units.
+    Bits, codes and images pass through unchanged. Targets are standardized per task where the
+    task type asks for it (``Task.target_scaling``); predictions are reported back in their units.
     """
 
-    task_type: str
     clip: float = 10.0
     x_median: list | None = None
     x_mean: list | None = None
@@ -105,7 +198,7 @@ class Preprocessor:
     y_mean: list | None = None
     y_std: list | None = None
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> "Preprocessor":
+    def fit(self, X: np.ndarray, y: np.ndarray, task: Task) -> Preprocessor:
         if X.dtype.kind == "f" and X.ndim == 2:
             X = np.asarray(X, np.float64)
             median = np.nanmedian(X, axis=0)
@@ -114,9 +207,9 @@ class Preprocessor:
             std = filled.std(axis=0)
             self.x_median, self.x_mean = median.tolist(), filled.mean(axis=0).tolist()
             self.x_std = np.where(std > 0, std, 1.0).tolist()
-        if self.task_type == "regression":
-            mean, std = np.nanmean(y, axis=0), np.nanstd(y, axis=0)
-            self.y_mean, self.y_std = mean.tolist(), np.where(std > 0, std, 1.0).tolist()
+        scaling = task.target_scaling(y)
+        if scaling is not None:
+            self.y_mean, self.y_std = scaling
         return self
 
     def transform_X(self, X: np.ndarray) -> np.ndarray:
@@ -128,13 +221,13 @@ class Preprocessor:
         return np.clip(X, -self.clip, self.clip).astype(np.float32)
 
     def transform_y(self, y: np.ndarray) -> np.ndarray:
-        if self.task_type != "regression":
+        if self.y_mean is None:
             return y.astype(np.float32)
         return ((y - np.asarray(self.y_mean)) / np.asarray(self.y_std)).astype(np.float32)
 
     def inverse_y(self, y: np.ndarray, scale_only: bool = False) -> np.ndarray:
         """Back to original units (``scale_only`` for standard deviations)."""
-        if self.task_type != "regression":
+        if self.y_mean is None:
             return y
         std = np.asarray(self.y_std)
         return y * std if scale_only else y * std + np.asarray(self.y_mean)
@@ -142,34 +235,11 @@ class Preprocessor:
     def state(self) -> dict:
         return asdict(self)
 
-
-# -- losses ------------------------------------------------------------------------------------
-def masked_loss(name: str, out, y):
-    """Mean loss over labelled entries. out: (B, T) — or (B, 2T) for gaussian_nll, (B, C) for ce."""
-    import torch
-    import torch.nn.functional as F
-
-    if name == "ce":
-        return F.cross_entropy(out, y.view(-1).long())
-    mask = ~torch.isnan(y)
-    target = torch.where(mask, y, torch.zeros_like(y))
-    if name == "mse":
-        per = (out - target) ** 2
-    elif name == "bce":
-        per = F.binary_cross_entropy_with_logits(out, target, reduction="none")
-    elif name == "gaussian_nll":
-        t = y.shape[1]
-        mean, log_var = out[:, :t], out[:, t:].clamp(-10, 10)
-        per = 0.5 * (log_var + (target - mean) ** 2 * torch.exp(-log_var))
-    else:
-        raise UserError(f"unknown loss {name!r}")
-    return (per * mask).sum() / mask.sum().clamp(min=1)
-
-
-def n_outputs_for(task_type: str, loss: str, n_tasks: int, n_classes: int | None) -> int:
-    if task_type == "multiclass":
-        return int(n_classes)
-    return 2 * n_tasks if loss == "gaussian_nll" else n_tasks
+    @classmethod
+    def from_state(cls, state: dict) -> Preprocessor:
+        """From a model file; files before the task classes also stored the task type here."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in state.items() if k in known})
 
 
 # -- the trained model and its file ------------------------------------------------------------
@@ -177,19 +247,17 @@ def n_outputs_for(task_type: str, loss: str, n_tasks: int, n_classes: int | None
 class TrainedModel:
     """A trained network with everything needed to predict from raw inputs.
 
-    ``predict(X)`` returns original-unit values (regression, (N, T)), probabilities of class 1
-    (binary, (N, T)) or class probabilities (multiclass, (N, C)); with a gaussian_nll head,
-    ``predict(X, return_std=True)`` also gives the aleatoric σ in original units.
+    ``predict(X)`` returns what the task's ``link`` makes of the outputs: original-unit values
+    (regression, (N, T)), probabilities of class 1 (binary, (N, T)) or class probabilities
+    (multiclass, (N, C)); with a variance head, ``predict(X, return_std=True)`` also gives the
+    aleatoric σ in original units.
     """
 
     module: Any
     model_spec: dict
     input_shape: tuple
-    task_type: str
-    tasks: list
-    loss: str
+    task: Task
     preprocessor: Preprocessor
-    n_classes: int | None = None
     featurizer_spec: dict | None = None
     info: dict = field(default_factory=dict)
     #: further deep-ensemble members (same architecture and preprocessing, other seeds)
@@ -199,6 +267,22 @@ class TrainedModel:
     calibration: dict | None = None
     #: applicability domain of molecule models: packed training fingerprints (biodl.domain)
     domain: dict | None = None
+
+    @property
+    def task_type(self) -> str:
+        return self.task.name
+
+    @property
+    def tasks(self) -> list[str]:
+        return self.task.tasks
+
+    @property
+    def loss(self) -> str:
+        return self.task.loss.name
+
+    @property
+    def n_classes(self) -> int | None:
+        return self.task.n_classes
 
     def all_modules(self) -> list:
         """The selected network first, then the other ensemble members."""
@@ -225,23 +309,11 @@ class TrainedModel:
                 batch = torch.from_numpy(np.ascontiguousarray(Xt[start:start + batch_size])).to(device)
                 outs.append(module(batch).float().cpu().numpy())
         module.eval()
-        n_out = n_outputs_for(self.task_type, self.loss, len(self.tasks), self.n_classes)
-        return np.concatenate(outs) if outs else np.zeros((0, n_out), np.float32)
+        return np.concatenate(outs) if outs else np.zeros((0, self.task.n_outputs), np.float32)
 
     def link(self, out: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Outputs → (predictions in original units / probabilities, aleatoric σ or None)."""
-        if self.task_type == "multiclass":
-            z = out - out.max(axis=1, keepdims=True)
-            p = np.exp(z)
-            return p / p.sum(axis=1, keepdims=True), None
-        if self.task_type == "binary":
-            return 1.0 / (1.0 + np.exp(-out)), None
-        t = len(self.tasks)
-        mean = self.preprocessor.inverse_y(out[:, :t])
-        if self.loss == "gaussian_nll":
-            sigma = np.exp(0.5 * np.clip(out[:, t:], -10, 10))
-            return mean, self.preprocessor.inverse_y(sigma, scale_only=True)
-        return mean, None
+        return self.task.link(out, self.preprocessor)
 
     def predict(self, X: np.ndarray, batch_size: int = 1024, return_std: bool = False):
         pred, sigma = self.link(self.raw_outputs(X, batch_size))
@@ -251,15 +323,17 @@ class TrainedModel:
     def save(self, path: str | os.PathLike) -> None:
         import torch
 
+        from biodl.io import atomic_file
+
         payload = {
             "format": MODEL_FORMAT,
             "biodl_version": __version__,
             "model_spec": self.model_spec,
             "input_shape": list(self.input_shape),
-            "task_type": self.task_type,
-            "tasks": list(self.tasks),
-            "loss": self.loss,
-            "n_classes": self.n_classes,
+            "task_type": self.task.name,
+            "tasks": list(self.task.tasks),
+            "loss": self.task.loss.name,
+            "n_classes": self.task.n_classes,
             "preprocessor": self.preprocessor.state(),
             "featurizer_spec": self.featurizer_spec,
             "info": json.loads(json.dumps(self.info, default=str)),
@@ -269,46 +343,66 @@ class TrainedModel:
             "calibration": self.calibration,
             "domain": self.domain,
         }
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
+        with atomic_file(path) as tmp:
+            torch.save(payload, tmp)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, device: str | None = None) -> "TrainedModel":
-        import torch
-
-        from biodl.models import build_model
-
+    def load(cls, path: str | os.PathLike, device: str | None = None) -> TrainedModel:
         path = Path(path)
-        if not path.is_file():
-            raise UserError(f"model file not found: {path}")
+        payload = _read_model_file(path)
         try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 — any unpickling failure means "not a biodl model"
-            raise UserError(f"{path}: not a biodl model file ({type(exc).__name__}: {str(exc)[:120]})") from None
-        if not isinstance(payload, dict) or "format" not in payload:
-            raise UserError(f"{path}: not a biodl model file")
-        if payload["format"] != MODEL_FORMAT:
-            raise UserError(f"{path}: model file format {payload['format']} (biodl "
-                            f"{payload.get('biodl_version', '?')}); this biodl {__version__} reads format "
-                            f"{MODEL_FORMAT} — retrain the model or use the matching biodl version")
-        task_type, loss = payload["task_type"], payload["loss"]
-        n_out = n_outputs_for(task_type, loss, len(payload["tasks"]), payload["n_classes"])
-        modules = []
-        for state in [payload["state_dict"], *payload.get("members", [])]:
-            module = build_model(payload["model_spec"], input_shape=tuple(payload["input_shape"]), n_outputs=n_out)
-            module.load_state_dict(state)
-            if device:
-                module.to(device)
-            module.eval()
-            modules.append(module)
-        return cls(module=modules[0], model_spec=payload["model_spec"], input_shape=tuple(payload["input_shape"]),
-                   task_type=task_type, tasks=payload["tasks"], loss=loss,
-                   preprocessor=Preprocessor(**payload["preprocessor"]), n_classes=payload["n_classes"],
-                   featurizer_spec=payload["featurizer_spec"], info=payload["info"], members=modules[1:],
-                   uncertainty=payload.get("uncertainty"), calibration=payload.get("calibration"),
-                   domain=payload.get("domain"))
+            task = make_task(payload["task_type"], payload["tasks"], loss=payload["loss"],
+                             n_classes=payload["n_classes"])
+            preprocessor = Preprocessor.from_state(payload["preprocessor"])
+            modules = [_load_module(payload, state, task, device)
+                       for state in [payload["state_dict"], *payload.get("members", [])]]
+            return cls(module=modules[0], model_spec=payload["model_spec"],
+                       input_shape=tuple(payload["input_shape"]), task=task, preprocessor=preprocessor,
+                       featurizer_spec=payload["featurizer_spec"], info=payload["info"], members=modules[1:],
+                       uncertainty=payload.get("uncertainty"), calibration=payload.get("calibration"),
+                       domain=payload.get("domain"))
+        except KeyError as exc:
+            raise UserError(f"{path}: not a complete biodl model file (no {exc.args[0]!r})") from None
+        except UserError as exc:
+            raise UserError(f"{path}: {exc}") from None
+
+
+def _read_model_file(path: Path) -> dict:
+    import torch
+
+    if not path.is_file():
+        raise UserError(f"model file not found: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 — any unpickling failure means "not a biodl model"
+        raise UserError(f"{path}: not a biodl model file ({type(exc).__name__}: {str(exc)[:120]})") from None
+    if not isinstance(payload, dict) or "format" not in payload:
+        raise UserError(f"{path}: not a biodl model file")
+    if payload["format"] != MODEL_FORMAT:
+        raise UserError(f"{path}: model file format {payload['format']} (biodl "
+                        f"{payload.get('biodl_version', '?')}); this biodl {__version__} reads format "
+                        f"{MODEL_FORMAT} — retrain the model or use the matching biodl version")
+    return payload
+
+
+def _load_module(payload: dict, state: Any, task: Task, device: str | None):
+    """One network of a model file, its weights checked against the architecture its spec builds."""
+    from biodl.models import build_model
+
+    module = build_model(payload["model_spec"], input_shape=tuple(payload["input_shape"]), n_outputs=task.n_outputs)
+    if not isinstance(state, dict):
+        raise UserError(f"the weights are a {type(state).__name__}, not a dict of tensors")
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as exc:
+        # torch lists every missing / unexpected key and shape; the first is enough to name the fault
+        detail = " ".join(str(exc).split("\n\t")[1:2]).strip() or str(exc).splitlines()[0]
+        raise UserError(f"the weights do not fit the model spec {payload['model_spec'].get('type')!r}: "
+                        f"{detail[:200]}") from None
+    if device:
+        module.to(device)
+    module.eval()
+    return module
 
 
 def _cpu_state(module) -> dict:
@@ -334,13 +428,116 @@ def derive_seed(seed: int, *names: str) -> int:
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
 
-def _score(model: TrainedModel, X, y, monitor: str) -> float:
-    from biodl.metrics import compute_metrics
+@dataclass
+class EarlyStopping:
+    """The best validation score so far, its epoch and weights, and how long since it improved."""
 
+    greater: bool
+    patience: int
+    best: float | None = None
+    best_epoch: int = -1
+    best_state: dict | None = None
+    waited: int = 0
+
+    def update(self, score: float, epoch: int, module) -> None:
+        if self.best is None or (score > self.best if self.greater else score < self.best):
+            self.best, self.best_epoch, self.waited = score, epoch, 0
+            self.best_state = copy.deepcopy(module.state_dict())
+        else:
+            self.waited += 1
+
+    @property
+    def should_stop(self) -> bool:
+        return self.waited >= self.patience
+
+    def restore(self, module) -> None:
+        module.load_state_dict(self.best_state)
+        module.eval()
+
+
+@dataclass
+class _Run:
+    """What the epoch loop works on: the model being trained, its tensors and optimizer."""
+
+    model: TrainedModel
+    Xt: Any
+    yt: Any
+    optimizer: Any
+    schedule: type[Schedule]
+    scheduler: Any
+    generator: Any
+    device: Any
+
+
+def _setup(model_spec: dict, task: Task, X_train: np.ndarray, y_train: np.ndarray, config: TrainConfig,
+           greater: bool, featurizer_spec: dict | None) -> _Run:
+    """Seed, fit the preprocessing on the training rows, build the network and its optimizer."""
+    import torch
+
+    from biodl.device import resolve_device
+    from biodl.models import build_model
+
+    device = resolve_device(config.device)
+    seed_everything(config.seed)
+    pre = Preprocessor(clip=config.clip_features).fit(X_train, y_train, task)
+    module = build_model(model_spec, input_shape=tuple(X_train.shape[1:]), n_outputs=task.n_outputs).to(device)
+    model = TrainedModel(module=module, model_spec={"type": model_spec["type"], **module.config},
+                         input_shape=tuple(X_train.shape[1:]), task=task, preprocessor=pre,
+                         featurizer_spec=featurizer_spec)
+    Xt = torch.from_numpy(pre.transform_X(X_train)).to(device)
+    yt = torch.from_numpy(pre.transform_y(np.asarray(y_train))).to(device)
+    optimizer_class = OPTIMIZERS[config.optimizer]
+    # a model whose step is mostly the optimizer (the MLP on sparse fingerprints) asks for torch's fused kernel
+    wants_fused = getattr(module, "wants_fused_optimizer", None)
+    fused = True if (wants_fused is not None and optimizer_class.fusable
+                     and wants_fused(Xt[:config.batch_size])) else None
+    optimizer = optimizer_class.build(module.parameters(), config, fused=fused)
+    schedule = SCHEDULES[config.lr_schedule]
+    scheduler = schedule.build(optimizer, config, greater)
+    generator = torch.Generator().manual_seed(config.seed)
+    return _Run(model, Xt, yt, optimizer, schedule, scheduler, generator, device)
+
+
+def _train_epoch(run: _Run, config: TrainConfig) -> float:
+    """One pass over the training rows in a seeded order; the mean training loss."""
+    import torch
+
+    module, loss_fn = run.model.module, run.model.task.loss
+    module.train()
+    order = torch.randperm(len(run.Xt), generator=run.generator).to(run.device)
+    has_batch_norm = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in module.modules())
+    total, seen = 0.0, 0
+    for start in range(0, len(order), config.batch_size):
+        idx = order[start:start + config.batch_size]
+        if len(idx) < 2 and has_batch_norm:
+            continue  # batch norm cannot train on a single sample
+        run.optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(module(run.Xt[idx]), run.yt[idx])
+        loss.backward()
+        if config.grad_clip:
+            torch.nn.utils.clip_grad_norm_(module.parameters(), config.grad_clip)
+        run.optimizer.step()
+        total += float(loss.detach()) * len(idx)
+        seen += len(idx)
+    return total / max(seen, 1)
+
+
+def _score(model: TrainedModel, X, y, monitor: str) -> float:
     pred = model.predict(X)
-    result = compute_metrics(y, pred, model.task_type, tasks=model.tasks, metrics=[monitor])
-    value = result["mean"][monitor]
+    value = model.task.score(y, pred, tasks=model.tasks, metrics=[monitor])["mean"][monitor]
     return float("nan") if value is None else float(value)
+
+
+def _epochs(config: TrainConfig, label: str):
+    """The epoch numbers, with a progress bar when asked for and on a terminal."""
+    epochs = range(config.epochs)
+    if not config.progress:
+        return epochs, None
+    from tqdm.auto import tqdm
+
+    bar = tqdm(epochs, desc=f"train {label}", leave=False, dynamic_ncols=True,
+               disable=None)  # None: off when not a terminal (Snakemake logs)
+    return bar, bar
 
 
 def fit(model_spec: dict, X_train: np.ndarray, y_train: np.ndarray, X_valid: np.ndarray, y_valid: np.ndarray,
@@ -352,102 +549,44 @@ def fit(model_spec: dict, X_train: np.ndarray, y_train: np.ndarray, X_valid: np.
     class index in column 0). Returns the model with the best validation weights restored, and
     the per-epoch history (list of dicts).
     """
-    import torch
-
-    from biodl.device import describe_device, resolve_device
-    from biodl.metrics import METRIC_DIRECTION, primary_metric
-    from biodl.models import build_model
+    from biodl.device import describe_device
+    from biodl.metrics import select_metrics
 
     config = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
-    if task_type not in TASK_TYPES:
-        raise UserError(f"unknown task type {task_type!r} (choose from {', '.join(TASK_TYPES)})")
-    loss_name = config.loss or DEFAULT_LOSS[task_type]
-    if loss_name not in LOSSES_FOR[task_type]:
-        raise UserError(f"loss {loss_name!r} does not fit task type {task_type} "
-                        f"(choose from {', '.join(LOSSES_FOR[task_type])})")
+    task = make_task(task_type, tasks, loss=config.loss, n_classes=n_classes)
     if len(X_train) == 0 or len(X_valid) == 0:
         raise UserError("training needs non-empty train and validation splits")
-    if task_type == "multiclass":
-        n_classes = n_classes or int(np.nanmax(y_train)) + 1
-    monitor = config.monitor or primary_metric(task_type)[0]
+    task.infer_size(y_train)
+    monitor = config.monitor or task.primary_metric
     if monitor not in METRIC_DIRECTION:
         raise UserError(f"train.monitor: unknown metric {monitor!r}")
+    select_metrics(task.name, task.metrics, [monitor])  # a metric of another task type: one line, before training
     greater = METRIC_DIRECTION[monitor]
 
-    device = resolve_device(config.device)
-    seed_everything(config.seed)
-    pre = Preprocessor(task_type, clip=config.clip_features).fit(X_train, y_train)
-    n_out = n_outputs_for(task_type, loss_name, len(tasks), n_classes)
-    module = build_model(model_spec, input_shape=tuple(X_train.shape[1:]), n_outputs=n_out).to(device)
-    model = TrainedModel(module=module, model_spec={"type": model_spec["type"], **module.config},
-                         input_shape=tuple(X_train.shape[1:]), task_type=task_type, tasks=list(tasks),
-                         loss=loss_name, preprocessor=pre, n_classes=n_classes, featurizer_spec=featurizer_spec)
-
-    Xt = torch.from_numpy(pre.transform_X(X_train)).to(device)
-    yt = torch.from_numpy(pre.transform_y(np.asarray(y_train))).to(device)
-    # a model whose step is mostly the optimizer (the MLP on sparse fingerprints) asks for torch's fused Adam
-    wants_fused = getattr(module, "wants_fused_optimizer", None)
-    fused = {"fused": True} if (wants_fused is not None and config.optimizer in ("adam", "adamw")
-                                and wants_fused(Xt[:config.batch_size])) else {}
-    optimizer = OPTIMIZERS[config.optimizer](module.parameters(), config, **fused)
-    scheduler = None
-    if config.lr_schedule == "plateau":
-        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max" if greater else "min",
-                                                               factor=0.5, patience=max(1, config.patience // 3))
-    elif config.lr_schedule == "cosine":
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
-    generator = torch.Generator().manual_seed(config.seed)
-
-    best, best_epoch, best_state, history, waited = None, -1, None, [], 0
-    epochs = range(config.epochs)
-    bar = None
-    if config.progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(epochs, desc=f"train {model_spec['type']}", leave=False, dynamic_ncols=True,
-                   disable=None)  # None: off when not a terminal (Snakemake logs)
-        epochs = bar
+    run = _setup(model_spec, task, X_train, y_train, config, greater, featurizer_spec)
+    model, stopper, history = run.model, EarlyStopping(greater, config.patience), []
+    epochs, bar = _epochs(config, model_spec["type"])
     for epoch in epochs:
         t0 = time.perf_counter()
-        module.train()
-        order = torch.randperm(len(Xt), generator=generator).to(device)
-        total, seen = 0.0, 0
-        for start in range(0, len(order), config.batch_size):
-            idx = order[start:start + config.batch_size]
-            if len(idx) < 2 and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in module.modules()):
-                continue  # batch norm cannot train on a single sample
-            optimizer.zero_grad(set_to_none=True)
-            loss = masked_loss(loss_name, module(Xt[idx]), yt[idx])
-            loss.backward()
-            if config.grad_clip:
-                torch.nn.utils.clip_grad_norm_(module.parameters(), config.grad_clip)
-            optimizer.step()
-            total += float(loss.detach()) * len(idx)
-            seen += len(idx)
+        train_loss = _train_epoch(run, config)
         score = _score(model, X_valid, y_valid, monitor)
         if math.isnan(score):
             raise UserError(f"validation {monitor} is NaN at epoch {epoch} (diverged, or the validation "
                             "split holds one class): lower the learning rate or change the split")
-        improved = best is None or (score > best if greater else score < best)
-        if improved:
-            best, best_epoch, waited = score, epoch, 0
-            best_state = copy.deepcopy(module.state_dict())
-        else:
-            waited += 1
-        lr = optimizer.param_groups[0]["lr"]
-        history.append({"epoch": epoch, "train_loss": total / max(seen, 1), f"valid_{monitor}": score,
+        stopper.update(score, epoch, model.module)
+        lr = run.optimizer.param_groups[0]["lr"]
+        history.append({"epoch": epoch, "train_loss": train_loss, f"valid_{monitor}": score,
                         "lr": lr, "seconds": time.perf_counter() - t0})
         if bar is not None:
-            bar.set_postfix({monitor: f"{score:.4f}", "best": f"{best:.4f}"})
+            bar.set_postfix({monitor: f"{score:.4f}", "best": f"{stopper.best:.4f}"})
         if log:
-            log(f"epoch {epoch:4d}  train_loss {total / max(seen, 1):.4f}  valid_{monitor} {score:.4f}  lr {lr:.2e}")
-        if scheduler is not None:
-            scheduler.step(score) if config.lr_schedule == "plateau" else scheduler.step()
-        if waited >= config.patience:
+            log(f"epoch {epoch:4d}  train_loss {train_loss:.4f}  valid_{monitor} {score:.4f}  lr {lr:.2e}")
+        run.schedule.step(run.scheduler, score)
+        if stopper.should_stop:
             break
-    module.load_state_dict(best_state)
-    module.eval()
-    model.info = {"train_config": asdict(config), "monitor": monitor, "best_epoch": best_epoch,
-                  f"best_valid_{monitor}": best, "epochs_run": len(history), "device": describe_device(device),
-                  "n_train": int(len(X_train)), "n_valid": int(len(X_valid))}
+    stopper.restore(model.module)
+    model.info = {"train_config": asdict(config), "monitor": monitor, "best_epoch": stopper.best_epoch,
+                  f"best_valid_{monitor}": stopper.best, "epochs_run": len(history),
+                  "device": describe_device(run.device), "n_train": len(X_train),
+                  "n_valid": len(X_valid)}
     return model, history

@@ -19,22 +19,30 @@ Calibrate (fitted on the validation split only, stored in the model file)
     binary          temperature scaling of the logits (minimum validation NLL).
     multiclass      temperature scaling, then conformal prediction sets (score 1 - p_true).
 
-Measure (:func:`uncertainty_metrics`, test split): interval coverage and width, Gaussian NLL,
-miscalibration area, ENCE, Spearman(|error|, σ), AUROC of σ for flagging the largest errors; for
-classifiers ECE, Brier, NLL, AUROC of the entropy for flagging mistakes, set coverage and size.
+Measure (test split): interval coverage and width, Gaussian NLL, miscalibration area, ENCE,
+Spearman(|error|, σ), AUROC of σ for flagging the largest errors; for classifiers ECE, Brier, NLL,
+AUROC of the entropy for flagging mistakes, set coverage and size.
+
+This module holds the task-independent parts (the spec, sampling, conformal quantiles, temperature
+search, the measures); what a sample means for a task type — and so how it is summarized and
+calibrated — is the task class's (:mod:`biodl.tasks`). ``summarize`` / ``calibrate`` /
+``predict_with_uncertainty`` below hand a model's samples to its task.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
 from biodl.errors import UserError, settings_from_dict
+from biodl.registry import Choices, Interval
 
 METHODS = ("none", "mc_dropout", "ensemble")
+CALIBRATION_ROWS = ("shared", "separate")
 #: the largest |errors| an uncertainty should flag: those above this quantile of the split's |errors|
 LARGE_ERROR_QUANTILE = 0.8
 
@@ -47,14 +55,18 @@ class UncertaintySpec:
     members: int = 5  # ensemble size K
     passes: int = 30  # MC dropout passes T
     heteroscedastic: bool = False  # train a mean + log-variance head with the Gaussian NLL
-    levels: list = field(default_factory=lambda: [0.9])  # conformal coverage levels
+    levels: list[float] = field(default_factory=lambda: [0.9])  # conformal coverage levels
     temperature: bool = True  # temperature-scale classifiers on the validation split
     #: shared: calibrate on the rows that early stopping and selection used (more rows for both);
     #: separate: a seeded half of the validation split is kept for calibration alone
     calibration_rows: str = "shared"
 
+    param_constraints: ClassVar[dict] = {
+        "method": Choices(*METHODS), "members": Interval(2, None), "passes": Interval(2, None),
+        "levels": Interval(0, 1, closed="neither"), "calibration_rows": Choices(*CALIBRATION_ROWS)}
+
     @classmethod
-    def from_dict(cls, values: Mapping | None) -> "UncertaintySpec":
+    def from_dict(cls, values: Mapping | None) -> UncertaintySpec:
         values = dict(values or {})
         spec = settings_from_dict(cls, values, "uncertainty")
         if spec.method not in METHODS:
@@ -63,7 +75,7 @@ class UncertaintySpec:
             raise UserError(f"uncertainty.members: an ensemble needs at least 2 members, got {spec.members}")
         if spec.method == "mc_dropout" and spec.passes < 2:
             raise UserError(f"uncertainty.passes: MC dropout needs at least 2 passes, got {spec.passes}")
-        if spec.calibration_rows not in ("shared", "separate"):
+        if spec.calibration_rows not in CALIBRATION_ROWS:
             raise UserError(f"uncertainty.calibration_rows: {spec.calibration_rows!r} (choose shared or separate)")
         spec.levels = sorted({float(v) for v in spec.levels})
         if not spec.levels or not all(0 < v < 1 for v in spec.levels):
@@ -75,8 +87,40 @@ class UncertaintySpec:
 
 
 def level_name(level: float) -> str:
-    """0.9 → '90', 0.95 → '95', 0.975 → '97.5' (column and JSON key suffix)."""
+    """0.9 → '90', 0.95 → '95', 0.975 → '97.5' (the key of a level in calibrators and metrics)."""
     return f"{100 * level:g}"
+
+
+class PredictionInterval(NamedTuple):
+    """A conformal interval at ``level``: ``method`` is ``normalized`` (half-width q·σ) or
+    ``absolute`` (half-width q); ``lower`` / ``upper`` are (N, T) in target units."""
+
+    level: float
+    method: str
+    lower: np.ndarray
+    upper: np.ndarray
+
+
+def interval_key(level: float, method: str) -> str:
+    """Metrics key of an interval: ``abs_90`` for the absolute one, ``90`` for the model's own."""
+    return f"abs_{level_name(level)}" if method == "absolute" else level_name(level)
+
+
+def named_intervals(intervals) -> dict[str, tuple]:
+    """Intervals → ``{key: (lower, upper)}`` as the metrics name them: ``abs_L`` is the absolute
+    interval, ``L`` the σ-normalized one where the model states σ, else the absolute one again
+    (so every model has an ``L`` interval to compare)."""
+    out = {interval_key(i.level, i.method): (i.lower, i.upper) for i in intervals}
+    for i in intervals:
+        out.setdefault(level_name(i.level), (i.lower, i.upper))
+    return out
+
+
+class PredictionSets(NamedTuple):
+    """Conformal prediction sets at ``level``: the classes of each item, a list per item."""
+
+    level: float
+    classes: list
 
 
 # -- estimation ---------------------------------------------------------------------------------
@@ -107,23 +151,17 @@ def sample_outputs(model, X: np.ndarray, spec: UncertaintySpec, *, seed: int = 0
     return model.raw_outputs(X, batch_size)[None]
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
+def softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
+def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
 
 
-def class_probabilities(model, samples: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    """Per-sample class probabilities: binary (S, N, T) of class 1, multiclass (S, N, C)."""
-    z = samples.astype(np.float64) / temperature
-    return _softmax(z) if model.task_type == "multiclass" else _sigmoid(z)
-
-
-def _entropy(p: np.ndarray, multiclass: bool) -> np.ndarray:
+def entropy_of(p: np.ndarray, multiclass: bool) -> np.ndarray:
     """Natural-log entropy; binary p: (..., T) → (..., T); multiclass p: (..., C) → (...)."""
     eps = 1e-12
     if multiclass:
@@ -131,33 +169,18 @@ def _entropy(p: np.ndarray, multiclass: bool) -> np.ndarray:
     return -(p * np.log(p + eps) + (1 - p) * np.log(1 - p + eps))
 
 
-def summarize(model, samples: np.ndarray, temperature: float = 1.0) -> dict[str, np.ndarray]:
-    """Samples (S, N, n_out) → per-item summaries (float64).
+def class_probabilities(model, samples: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Per-sample class probabilities: binary (S, N, T) of class 1, multiclass (S, N, C)."""
+    return model.task.probabilities(samples, temperature)
 
-    regression: ``mean``, ``epistemic``, ``aleatoric``, ``sigma`` — each (N, T) in target units
-    (``aleatoric`` is zero without a heteroscedastic head, ``epistemic`` zero with one sample).
-    binary: ``proba`` (N, T), ``entropy``, ``expected_entropy``, ``mutual_info`` (N, T).
-    multiclass: ``proba`` (N, C), ``entropy``, ``expected_entropy``, ``mutual_info`` (N,).
+
+def summarize(model, samples: np.ndarray, temperature: float = 1.0) -> dict[str, np.ndarray]:
+    """Samples (S, N, n_out) → per-item summaries (float64); see the task's ``summarize``.
+
+    regression: ``mean``, ``epistemic``, ``aleatoric``, ``sigma`` — each (N, T) in target units.
+    classifiers: ``proba``, ``entropy``, ``expected_entropy``, ``mutual_info``.
     """
-    if model.task_type == "regression":
-        t = len(model.tasks)
-        means = np.stack([model.preprocessor.inverse_y(s[:, :t].astype(np.float64)) for s in samples])
-        mean = means.mean(axis=0)
-        epistemic = means.std(axis=0) if len(samples) > 1 else np.zeros_like(mean)
-        if model.loss == "gaussian_nll":
-            var = np.exp(np.clip(samples[:, :, t:].astype(np.float64), -10, 10))
-            aleatoric = model.preprocessor.inverse_y(np.sqrt(var.mean(axis=0)), scale_only=True)
-        else:
-            aleatoric = np.zeros_like(mean)
-        return {"mean": mean, "epistemic": epistemic, "aleatoric": aleatoric,
-                "sigma": np.sqrt(epistemic ** 2 + aleatoric ** 2)}
-    multiclass = model.task_type == "multiclass"
-    probs = class_probabilities(model, samples, temperature)
-    proba = probs.mean(axis=0)
-    entropy = _entropy(proba, multiclass)
-    expected = _entropy(probs, multiclass).mean(axis=0)
-    return {"proba": proba, "entropy": entropy, "expected_entropy": expected,
-            "mutual_info": np.maximum(entropy - expected, 0.0)}
+    return model.task.summarize(samples, model.preprocessor, temperature)
 
 
 # -- calibration (validation split only) ----------------------------------------------------------
@@ -177,24 +200,17 @@ def conformal_quantile(scores: np.ndarray, level: float, what: str) -> float:
     return float(scores[k - 1])
 
 
-def fit_temperature(model, samples: np.ndarray, y: np.ndarray) -> float:
-    """Temperature minimizing the validation NLL of the mean probability (bounded search over log T)."""
+def check_conformal_rows(y: np.ndarray, levels, what: str) -> None:
+    """Fail before training, not after it: the conformal levels need enough labelled rows in
+    ``y`` (N, T) — counted in the task with the fewest."""
+    labelled = int((~np.isnan(y)).sum(axis=0).min())
+    for level in levels:
+        conformal_quantile(np.zeros(labelled), level, what)
+
+
+def minimize_temperature(nll) -> float:
+    """The temperature minimizing ``nll(log T)`` (bounded search over T in [0.05, 20])."""
     from scipy.optimize import minimize_scalar
-
-    multiclass = model.task_type == "multiclass"
-    if multiclass:
-        labelled = ~np.isnan(y[:, 0])
-        target = y[labelled, 0].astype(np.int64)
-    else:
-        labelled = ~np.isnan(y)
-
-    def nll(log_t: float) -> float:
-        proba = class_probabilities(model, samples, math.exp(log_t)).mean(axis=0)
-        eps = 1e-12
-        if multiclass:
-            return float(-np.log(proba[labelled, target] + eps).mean())
-        p, t = proba[labelled], y[labelled]
-        return float(-(t * np.log(p + eps) + (1 - t) * np.log(1 - p + eps)).mean())
 
     result = minimize_scalar(nll, bounds=(math.log(0.05), math.log(20.0)), method="bounded",
                              options={"xatol": 1e-4})
@@ -202,83 +218,37 @@ def fit_temperature(model, samples: np.ndarray, y: np.ndarray) -> float:
     return float(math.exp(result.x)) if result.fun < nll(0.0) - 1e-9 else 1.0
 
 
+def fit_temperature(model, samples: np.ndarray, y: np.ndarray) -> float:
+    """Temperature minimizing the validation NLL of the mean probability."""
+    return model.task.fit_temperature(samples, y)
+
+
 def calibrate(model, samples: np.ndarray, y: np.ndarray, spec: UncertaintySpec,
               what: str = "calibration") -> dict[str, Any]:
     """Fit the calibrators on validation ``samples`` (S, N, n_out) and labels ``y`` (N, T).
 
-    Returns a JSON-able dict stored in the model file: regression ``{"sigma_scale": [T], "conformal":
-    {"absolute": {level: [T]}, "normalized": {level: [T]} | None}}``; classification
-    ``{"temperature": T, "conformal_sets": {level: q} (multiclass)}``.
+    Returns a JSON-able dict stored in the model file: the levels and row count, then the task's
+    calibrators — regression ``{"sigma_scale": [T], "conformal": {"absolute": {level: [T]},
+    "normalized": {level: [T]} | None}}``; classification ``{"temperature": T, "conformal_sets":
+    {level: q} (multiclass)}``.
     """
     y = np.asarray(y, np.float64)
-    out: dict[str, Any] = {"levels": [float(v) for v in spec.levels], "n_valid": int(len(y))}
-    if model.task_type == "regression":
-        s = summarize(model, samples)
-        has_sigma = bool((s["sigma"] > 0).all())
-        scales, absolute, normalized = [], {}, {}
-        for t, task in enumerate(model.tasks):
-            labelled = ~np.isnan(y[:, t])
-            resid = np.abs(y[labelled, t] - s["mean"][labelled, t])
-            if has_sigma:
-                z = resid / s["sigma"][labelled, t]
-                scales.append(float(np.sqrt(np.mean(z ** 2))) if len(z) else 1.0)
-            else:
-                scales.append(1.0)
-            for level in spec.levels:
-                key = level_name(level)
-                absolute.setdefault(key, []).append(conformal_quantile(resid, level, f"{what}, task {task!r}"))
-                if has_sigma:
-                    normalized.setdefault(key, []).append(
-                        conformal_quantile(resid / s["sigma"][labelled, t], level, f"{what}, task {task!r}"))
-        out.update({"sigma_scale": scales, "conformal": {"absolute": absolute,
-                                                          "normalized": normalized if has_sigma else None}})
-        return out
-    temperature = fit_temperature(model, samples, y) if spec.temperature else 1.0
-    out["temperature"] = temperature
-    if model.task_type == "multiclass":
-        proba = class_probabilities(model, samples, temperature).mean(axis=0)
-        labelled = ~np.isnan(y[:, 0])
-        scores = 1.0 - proba[labelled, y[labelled, 0].astype(np.int64)]
-        out["conformal_sets"] = {level_name(level): conformal_quantile(scores, level, what)
-                                 for level in spec.levels}
+    out: dict[str, Any] = {"levels": [float(v) for v in spec.levels], "n_valid": len(y)}
+    out.update(model.task.calibrate(samples, y, spec, model.preprocessor, what))
     return out
 
 
 # -- prediction with uncertainty ------------------------------------------------------------------
 def predict_with_uncertainty(model, X: np.ndarray, *, batch_size: int = 1024) -> dict[str, Any]:
     """Everything the model can say about ``X``: predictions, σ components, calibrated intervals or
-    sets, and (molecules) the applicability domain when the caller adds it.
+    sets (see the task's ``predict``); the caller adds the applicability domain.
 
     Uses the model's own ``uncertainty`` spec and ``calibration`` (both stored by training); a model
     without them gives plain predictions and, with a heteroscedastic head, its raw σ.
     """
     spec = UncertaintySpec.from_dict(model.uncertainty)
     samples = sample_outputs(model, X, spec, seed=model.info.get("train_seed", 0), batch_size=batch_size)
-    cal = model.calibration or {}
-    if model.task_type == "regression":
-        s = summarize(model, samples)
-        scale = np.asarray(cal.get("sigma_scale", [1.0] * len(model.tasks)))
-        out = {"pred": s["mean"], "sigma": s["sigma"] * scale, "epistemic": s["epistemic"] * scale,
-               "aleatoric": s["aleatoric"] * scale, "intervals": {}}
-        conformal = cal.get("conformal") or {}
-        for key, q in (conformal.get("absolute") or {}).items():
-            half = np.broadcast_to(np.asarray(q), s["mean"].shape)
-            out["intervals"][f"abs_{key}"] = (s["mean"] - half, s["mean"] + half)
-        for key, q in (conformal.get("normalized") or {}).items():
-            half = np.asarray(q) * s["sigma"]
-            out["intervals"][key] = (s["mean"] - half, s["mean"] + half)
-        for key in list(out["intervals"]):  # without σ the absolute interval is the interval
-            if key.startswith("abs_") and key[4:] not in out["intervals"]:
-                out["intervals"][key[4:]] = out["intervals"][key]
-        return out
-    temperature = float(cal.get("temperature", 1.0))
-    s = summarize(model, samples, temperature)
-    raw = summarize(model, samples, 1.0)["proba"] if temperature != 1.0 else s["proba"]
-    out = {"pred": s["proba"], "pred_uncalibrated": raw, "entropy": s["entropy"],
-           "mutual_info": s["mutual_info"], "sets": {}}
-    for key, q in (cal.get("conformal_sets") or {}).items():
-        out["sets"][key] = [np.flatnonzero(row >= 1.0 - q).tolist() for row in s["proba"]]
-    return out
+    return model.task.predict(samples, model.calibration or {}, model.preprocessor)
 
 
 # -- measurement ----------------------------------------------------------------------------------
@@ -373,7 +343,7 @@ def reliability_bins(confidence: np.ndarray, correct: np.ndarray, n_bins: int = 
 def regression_uncertainty_metrics(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray | None,
                                    intervals: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
     """One task's labelled rows: y, mu, sigma (n,) and intervals {name: (lower, upper)}."""
-    out: dict[str, Any] = {"n": int(len(y)), "coverage": {}, "mean_width": {}}
+    out: dict[str, Any] = {"n": len(y), "coverage": {}, "mean_width": {}}
     for name, (lo, hi) in sorted(intervals.items()):
         out["coverage"][name] = float(np.mean((y >= lo) & (y <= hi))) if len(y) else None
         out["mean_width"][name] = float(np.mean(hi - lo)) if len(y) else None
@@ -414,9 +384,9 @@ def classification_uncertainty_metrics(y: np.ndarray, proba: np.ndarray, multicl
         nll = float(-np.mean(y * np.log(proba + 1e-12) + (1 - y) * np.log(1 - proba + 1e-12)))
     correct = (predicted == y_int).astype(np.float64)
     if entropy is None:
-        entropy = _entropy(proba, multiclass)
+        entropy = entropy_of(proba, multiclass)
     out: dict[str, Any] = {
-        "n": int(len(y)), "ece": expected_calibration_error(confidence, correct), "brier": brier, "nll": nll,
+        "n": len(y), "ece": expected_calibration_error(confidence, correct), "brier": brier, "nll": nll,
         "auroc_entropy_error": _flag_auroc(entropy, correct == 0),
         "reliability": reliability_bins(confidence, correct),
     }

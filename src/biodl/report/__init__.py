@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -55,9 +56,7 @@ def _read_csv(path: Path):
 
 
 def _primary(task_type: str) -> tuple[str, bool]:
-    from biodl.metrics import primary_metric
-
-    return primary_metric(task_type)
+    return _task_class(task_type).primary()
 
 
 def _metric_rows(metrics: dict) -> tuple[list[str], list[dict]]:
@@ -93,60 +92,109 @@ def _frame_for(predictions, model: str, part: str, task: str | None = None):
     return sub[sub["y_true"].notna()]
 
 
-def _figures(metrics: dict, predictions, history, monitor: str | None) -> list[dict]:
+# -- figures: each task class names its sections (Task.report_sections) --------------------------
+def _parity(ctx: dict) -> list[dict]:
+    """Parity plot (deep model and baseline), and where the model states σ its calibration curve
+    and error against σ."""
     from biodl.report import plots
 
+    d, b, task, suffix = ctx["deep_rows"], ctx["base_rows"], ctx["task"], ctx["suffix"]
+    y, pred = d["y_true"].to_numpy(), d["y_pred"].to_numpy()
+    sigma = d["y_std"].to_numpy() if "y_std" in d and d["y_std"].gt(0).all() else None
+    figures = [{"title": f"Parity{suffix}", "uri": plots.parity(
+        y, pred, sigma, b["y_true"].to_numpy() if b is not None else None,
+        b["y_pred"].to_numpy() if b is not None else None, task, ctx["deep"], ctx["base"])}]
+    if sigma is not None:
+        figures.append({"title": f"Calibration curve{suffix}", "uri": plots.regression_calibration(y, pred, sigma)})
+        figures.append({"title": f"Error vs σ{suffix}", "uri": plots.error_vs_sigma(y, pred, sigma)})
+    return figures
+
+
+def _roc_pr(ctx: dict) -> list[dict]:
+    from biodl.report import plots
+
+    d, b = ctx["deep_rows"], ctx["base_rows"]
+    curves = [(ctx["deep"], d["y_true"].to_numpy(), d["y_pred"].to_numpy())]
+    if b is not None:
+        curves.append((ctx["base"], b["y_true"].to_numpy(), b["y_pred"].to_numpy()))
+    return [{"title": f"ROC and precision-recall{ctx['suffix']}", "uri": plots.roc_pr(curves)}]
+
+
+def _domain(ctx: dict) -> list[dict]:
+    from biodl.report import plots
+
+    d = ctx["deep_rows"]
+    if "max_tanimoto" not in d or d["max_tanimoto"].notna().sum() <= 2:
+        return []
+    error = np.abs(d["y_true"].to_numpy() - d["y_pred"].to_numpy())
+    return [{"title": f"Applicability domain{ctx['suffix']}",
+             "uri": plots.error_vs_similarity(d["max_tanimoto"].to_numpy(), error)}]
+
+
+def _reliability(ctx: dict) -> list[dict]:
+    from biodl.report import plots
+
+    metrics, deep, base, task = ctx["metrics"], ctx["deep"], ctx["base"], ctx["task"]
+    u = metrics["models"][deep].get("test", {}).get("uncertainty", {}).get(str(task), {})
+    variants = [(f"{deep} (calibrated)" if "uncalibrated" in u else deep, u.get("reliability", []))]
+    if base:
+        bu = metrics["models"][base].get("test", {}).get("uncertainty", {}).get(str(task), {})
+        variants.append((base, bu.get("reliability", [])))
+    return [{"title": f"Reliability diagram{ctx['suffix']}", "uri": plots.reliability(variants)}]
+
+
+def _confusion(ctx: dict) -> list[dict]:
+    """The test confusion matrix of the deep model: from the metrics where they hold one (class
+    rows), else from the first task's thresholded probabilities."""
+    from biodl.report import plots
+
+    matrix = ctx["metrics"]["models"][ctx["deep"]].get("test", {}).get("confusion_matrix")
+    labels = None
+    hard_labels = getattr(ctx["task_class"], "hard_labels", None)
+    if matrix is None and hard_labels is None:
+        return []
+    if matrix is None:
+        from sklearn.metrics import confusion_matrix
+
+        d = _frame_for(ctx["predictions"], ctx["deep"], "test", ctx["tasks"][0])
+        hard = hard_labels(d["y_pred"].to_numpy())
+        matrix = confusion_matrix(d["y_true"].astype(int), hard, labels=[0, 1]).tolist()
+        labels = ["0", "1"]
+    labels = labels or [str(i) for i in range(len(matrix))]
+    return [{"title": "Confusion matrix", "uri": plots.confusion(matrix, labels)}]
+
+
+#: per-task figures, drawn for each of the first tasks, and figures of the whole model
+SECTIONS = {"parity": _parity, "roc_pr": _roc_pr, "domain": _domain, "reliability": _reliability}
+MODEL_SECTIONS = {"confusion": _confusion}
+
+
+def _figures(metrics: dict, predictions, history, monitor: str | None) -> list[dict]:
+    from biodl.report import plots
+    from biodl.tasks import task_class
+
     figures = []
-    task_type = metrics["task_type"]
+    task_cls = task_class(metrics["task_type"])
     deep = metrics.get("deep_model")
     baselines = [m for m in metrics["models"] if m != deep]
     base = baselines[0] if baselines else None
     if history is not None and monitor and f"valid_{monitor}" in history:
         figures.append({"title": "Learning curve", "uri": plots.learning_curve(history, monitor)})
     tasks = list(dict.fromkeys(predictions["task"]))
+    ctx = {"metrics": metrics, "predictions": predictions, "deep": deep, "base": base, "tasks": tasks,
+           "task_class": task_cls}
     for task in tasks[:4]:  # a page, not a catalogue: the first tasks of a multitask model
         d = _frame_for(predictions, deep, "test", task)
-        b = _frame_for(predictions, base, "test", task) if base else None
-        suffix = f" — {task}" if len(tasks) > 1 else ""
         if len(d) == 0:
             continue
-        y, pred = d["y_true"].to_numpy(), d["y_pred"].to_numpy()
-        if task_type == "regression":
-            sigma = d["y_std"].to_numpy() if "y_std" in d and d["y_std"].gt(0).all() else None
-            figures.append({"title": f"Parity{suffix}", "uri": plots.parity(
-                y, pred, sigma, b["y_true"].to_numpy() if b is not None else None,
-                b["y_pred"].to_numpy() if b is not None else None, task, deep, base)})
-            if sigma is not None:
-                figures.append({"title": f"Calibration curve{suffix}",
-                                "uri": plots.regression_calibration(y, pred, sigma)})
-                figures.append({"title": f"Error vs σ{suffix}", "uri": plots.error_vs_sigma(y, pred, sigma)})
-        elif task_type == "binary":
-            curves = [(deep, y, pred)] + ([(base, b["y_true"].to_numpy(), b["y_pred"].to_numpy())] if b is not None
-                                          else [])
-            figures.append({"title": f"ROC and precision-recall{suffix}", "uri": plots.roc_pr(curves)})
-        if "max_tanimoto" in d and d["max_tanimoto"].notna().sum() > 2:
-            figures.append({"title": f"Applicability domain{suffix}", "uri": plots.error_vs_similarity(
-                d["max_tanimoto"].to_numpy(), np.abs(y - pred))})
-        if task_type != "regression":
-            u = metrics["models"][deep].get("test", {}).get("uncertainty", {}).get(str(task), {})
-            variants = [(f"{deep} (calibrated)" if "uncalibrated" in u else deep, u.get("reliability", []))]
-            if base:
-                bu = metrics["models"][base].get("test", {}).get("uncertainty", {}).get(str(task), {})
-                variants.append((base, bu.get("reliability", [])))
-            figures.append({"title": f"Reliability diagram{suffix}", "uri": plots.reliability(variants)})
-    if task_type in ("binary", "multiclass"):
-        test = metrics["models"][deep].get("test", {})
-        matrix = test.get("confusion_matrix")
-        labels = None
-        if matrix is None and task_type == "binary":
-            d = _frame_for(predictions, deep, "test", tasks[0])
-            from sklearn.metrics import confusion_matrix
-
-            matrix = confusion_matrix(d["y_true"].astype(int), (d["y_pred"] > 0.5).astype(int), labels=[0, 1]).tolist()
-            labels = ["0", "1"]
-        if matrix is not None:
-            labels = labels or [str(i) for i in range(len(matrix))]
-            figures.append({"title": "Confusion matrix", "uri": plots.confusion(matrix, labels)})
+        ctx.update({"task": task, "deep_rows": d, "suffix": f" — {task}" if len(tasks) > 1 else "",
+                    "base_rows": _frame_for(predictions, base, "test", task) if base else None})
+        for section in task_cls.report_sections:
+            if section in SECTIONS:
+                figures += SECTIONS[section](ctx)
+    for section in task_cls.report_sections:
+        if section in MODEL_SECTIONS:
+            figures += MODEL_SECTIONS[section](ctx)
     return figures
 
 
@@ -223,18 +271,22 @@ def write_experiment_report(name: str, metrics_path: str | Path, predictions: Se
         "search_columns": list(search.columns) if search is not None else [],
         "uncertain_label": unc_label, "uncertain": uncertain,
         "headline": _headline(metrics),
+        "uncertainty_table": _task_class(metrics["task_type"]).uncertainty_table,
     }
     return _write_page(_env().get_template("experiment.html.j2").render(**context), out)
 
 
+def _task_class(task_type: str):
+    from biodl.tasks import task_class
+
+    return task_class(task_type)
+
+
 def _write_page(html: str, out: str | Path) -> Path:
     """Write atomically: a page is complete or absent."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(html)
-    tmp.replace(out)
-    return out
+    from biodl.io import write_text
+
+    return write_text(out, html)
 
 
 def _headline(metrics: dict) -> dict:
@@ -244,7 +296,7 @@ def _headline(metrics: dict) -> dict:
 
     primary, greater = _primary(metrics["task_type"])
     deep = metrics.get("deep_model")
-    test = lambda m: metrics["models"][m].get("test", {}).get("mean", {}).get(primary)  # noqa: E731
+    test = lambda m: metrics["models"][m].get("test", {}).get("mean", {}).get(primary)
     baselines = {m: test(m) for m in metrics["models"] if m != deep}
     best_base = None
     for m, v in sorted(baselines.items()):

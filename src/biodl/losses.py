@@ -1,0 +1,99 @@
+"""Training losses, by name: ``train.loss`` in a config picks one of :data:`LOSSES`.
+
+Each loss is the mean over labelled entries of a batch: NaN targets (missing labels in multitask
+data) are masked out, so a task without a label in a row contributes nothing to that row's
+gradient. Which losses a task type accepts, and its default, are the task class's business
+(:mod:`biodl.tasks`); a loss only knows the layout of the network outputs it reads.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from biodl.registry import Registry
+
+LOSSES: Registry = Registry("loss")
+
+
+class Loss:
+    """``loss(out, y)``: network outputs (B, n_outputs) and float targets (B, T) → a scalar tensor."""
+
+    name: ClassVar[str]
+    #: network outputs per target column: 2 for a mean and a log-variance
+    outputs_per_task: ClassVar[int] = 1
+    #: the outputs carry a per-item variance (a heteroscedastic head)
+    heteroscedastic: ClassVar[bool] = False
+
+    def __call__(self, out, y):
+        raise NotImplementedError
+
+    @staticmethod
+    def masked_mean(per, y):
+        """Mean of ``per`` (B, T) over the entries where ``y`` is labelled."""
+        import torch
+
+        mask = ~torch.isnan(y)
+        return (per * mask).sum() / mask.sum().clamp(min=1)
+
+    @staticmethod
+    def filled(y):
+        """``y`` with NaN → 0, so elementwise losses stay finite where the mask drops them."""
+        import torch
+
+        return torch.where(~torch.isnan(y), y, torch.zeros_like(y))
+
+
+@LOSSES.register
+class MSE(Loss):
+    name = "mse"
+
+    def __call__(self, out, y):
+        return self.masked_mean((out - self.filled(y)) ** 2, y)
+
+
+@LOSSES.register
+class GaussianNLL(Loss):
+    """Negative log-likelihood of N(mean, exp(log_var)): outputs are T means, then T log-variances
+    (clamped to ±10, where exp would otherwise overflow float32 early in training)."""
+
+    name = "gaussian_nll"
+    outputs_per_task = 2
+    heteroscedastic = True
+
+    def __call__(self, out, y):
+        import torch
+
+        t = y.shape[1]
+        mean, log_var = out[:, :t], out[:, t:].clamp(-10, 10)
+        per = 0.5 * (log_var + (self.filled(y) - mean) ** 2 * torch.exp(-log_var))
+        return self.masked_mean(per, y)
+
+
+@LOSSES.register
+class BCE(Loss):
+    """Binary cross-entropy on logits, one column per task."""
+
+    name = "bce"
+
+    def __call__(self, out, y):
+        import torch.nn.functional as F
+
+        per = F.binary_cross_entropy_with_logits(out, self.filled(y), reduction="none")
+        return self.masked_mean(per, y)
+
+
+@LOSSES.register
+class CrossEntropy(Loss):
+    """Softmax cross-entropy: outputs are C class logits, the target is the class index in column 0."""
+
+    name = "ce"
+
+    def __call__(self, out, y):
+        import torch.nn.functional as F
+
+        return F.cross_entropy(out, y.view(-1).long())
+
+
+def masked_loss(name: str, out, y):
+    """The loss named ``name`` on one batch (a convenience for scripts and tests)."""
+    return LOSSES.get(name)()(out, y)
