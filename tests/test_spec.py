@@ -136,7 +136,7 @@ BAD = [
     # names
     ("dataset-name-traversal", _rename_dataset("solubility_test", "../x"), "datasets", "names become file names"),
     ("dataset-name-space", _rename_dataset("solubility_test", "a b"), "datasets", "names become file names"),
-    ("experiment-index", lambda c: c["experiments"].update(index=c["experiments"].pop("oct4_bigru")),
+    ("experiment-index", lambda c: c["experiments"].update(index=c["experiments"].pop("oct4_cnn_rc")),
      "experiments", "index"),
 ]
 
