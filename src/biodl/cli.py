@@ -38,18 +38,10 @@ def _parse_params(pairs: list[str]) -> dict[str, Any]:
 def _load_json_arg(text: str, what: str, kind: str | None = None) -> Any:
     """A JSON object given inline or as a path to a .json / .yaml file; with ``kind``, checked as
     strictly as the same block in a config (biodl.spec) and returned as the user wrote it."""
-    from biodl.spec import MAX_CONFIG_BYTES, parse_block
+    from biodl.spec import parse_block, read_yaml
 
-    path = Path(text)
-    if not text.lstrip().startswith("{") and path.is_file():
-        import yaml
-
-        if path.stat().st_size > MAX_CONFIG_BYTES:
-            raise UserError(f"{what}: {path} is {path.stat().st_size:,} bytes; not a spec biodl reads")
-        try:
-            data = yaml.safe_load(path.read_text())
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise UserError(f"{what}: {path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not text.lstrip().startswith("{") and Path(text).is_file():
+        data = read_yaml(text, f"{what} spec")
     else:
         try:
             data = json.loads(text)
@@ -175,7 +167,7 @@ def _logger(verbose: bool):
 
 
 def cmd_split(args) -> int:
-    from biodl.experiment import split_dataset
+    from biodl.stages.split import split_dataset
 
     spec = _load_json_arg(args.spec, "--spec", "split")
     split = split_dataset(args.features, spec, args.out, seed=args.seed, dataset=args.dataset)
@@ -186,7 +178,7 @@ def cmd_split(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from biodl.experiment import train_experiment
+    from biodl.stages.train import train_experiment
 
     manifest = train_experiment(args.name, _experiment_from_args(args), args.features, args.split, args.out,
                                 seed=args.seed, log=_logger(args.verbose))
@@ -197,20 +189,20 @@ def cmd_train(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from biodl import experiment
+    from biodl.stages import predict
 
     if args.features:
         if not args.split:
             raise UserError("predict --features also needs --split")
-        experiment.predict_experiment(args.name or Path(args.model).parent.name, args.model, args.features,
-                                      args.split, args.out, test_sets=_test_sets(args.test_set))
+        predict.predict_experiment(args.name or Path(args.model).parent.name, args.model, args.features,
+                                   args.split, args.out, test_sets=_test_sets(args.test_set))
         print(f"{args.out}: predictions written", file=sys.stderr)
         return 0
     if not args.inputs:
         raise UserError("predict: give raw input files, or --features with --split")
     args.config = None
     source = _source_from_args(args)
-    frame = experiment.predict_raw(args.model, source, args.out, n_jobs=args.n_jobs)
+    frame = predict.predict_raw(args.model, source, args.out, n_jobs=args.n_jobs)
     rejected = frame["reject_reason"].ne("")
     print(f"{args.out}: {len(frame)} inputs, {int((~rejected).sum())} predicted, {int(rejected.sum())} rejected",
           file=sys.stderr)
@@ -220,7 +212,7 @@ def cmd_predict(args) -> int:
 
 
 def cmd_baseline(args) -> int:
-    from biodl.experiment import baseline_experiment
+    from biodl.stages.baseline import baseline_experiment
 
     baseline_experiment(args.name, _experiment_from_args(args, ("task", "baseline")), args.features, args.split, args.out,
                         test_sets=_test_sets(args.test_set), seed=args.seed, n_jobs=args.n_jobs)
@@ -229,7 +221,7 @@ def cmd_baseline(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from biodl.experiment import evaluate_experiment
+    from biodl.stages.evaluate import evaluate_experiment
 
     result = evaluate_experiment(args.name, args.predictions, args.split, args.out, task_type=args.task,
                                  model_manifest=args.model_manifest)
@@ -298,6 +290,14 @@ def cmd_check(args) -> int:
     return 0
 
 
+def input_args(p: argparse.ArgumentParser) -> None:
+    """Raw input files and how to read them (featurize and raw-mode predict)."""
+    p.add_argument("inputs", nargs="*", help="CSV / SDF / FASTA file(s) or an image folder")
+    p.add_argument("--format", choices=["csv", "sdf", "fasta", "images"])
+    p.add_argument("--input-col", help="CSV column with SMILES or sequences (default: smiles)")
+    p.add_argument("--id-col", help="CSV column with unique ids (default: row number)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="biodl", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"biodl {__version__}")
@@ -313,10 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Featurize raw inputs into X.npy / y.npy / meta.parquet / rejects.csv / "
                                    "manifest.json. Inputs by file (format from the extension), by --source "
                                    "JSON, or by --config + --dataset.")
-    p.add_argument("inputs", nargs="*", help="CSV / SDF / FASTA file(s) or an image folder")
-    p.add_argument("--format", choices=["csv", "sdf", "fasta", "images"])
-    p.add_argument("--input-col", help="CSV column with SMILES or sequences (default: smiles)")
-    p.add_argument("--id-col", help="CSV column with unique ids (default: row number)")
+    input_args(p)
     p.add_argument("--targets", help="comma-separated target columns (FASTA: the task name)")
     p.add_argument("--label", action="append", help="FASTA: a label per input file, in order")
     p.add_argument("--labels", help="images: 'bbbc005' or a labels CSV")
@@ -366,11 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Raw mode: biodl predict --model model.pt data.csv -o out.csv (featurized "
                                    "with the model's own featurizer; rejects keep their row with a reason). "
                                    "Workflow mode: --features DIR --split FILE [--test-set NAME=DIR].")
-    p.add_argument("inputs", nargs="*", help="CSV / SDF / FASTA file(s) or an image folder")
+    input_args(p)
     p.add_argument("--model", required=True, help="model.pt written by biodl train")
-    p.add_argument("--format", choices=["csv", "sdf", "fasta", "images"])
-    p.add_argument("--input-col", help="CSV column with SMILES or sequences (default: smiles)")
-    p.add_argument("--id-col", help="CSV column with unique ids (default: row number)")
     p.add_argument("--targets", help=argparse.SUPPRESS)
     p.add_argument("--label", action="append", help=argparse.SUPPRESS)
     p.add_argument("--labels", help="images: 'bbbc005' or a labels CSV")

@@ -602,19 +602,25 @@ def parse_config(data: Any, where: str = "config"):
     return spec
 
 
-def load_config(path: str | Path):
-    """Read and check a config YAML file; returns the ConfigSpec."""
+def read_yaml(path: str | Path, what: str = "config") -> Any:
+    """A YAML (or JSON) file's data, after checking it exists and is no bigger than any sane config;
+    a missing file or a YAML error is one UserError line naming the file."""
     import yaml
 
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"config file not found: {path}")
+        raise UserError(f"{what} file not found: {path}")
     if path.stat().st_size > MAX_CONFIG_BYTES:
-        raise UserError(f"{path}: {path.stat().st_size:,} bytes; not a config biodl reads")
+        raise UserError(f"{path}: {path.stat().st_size:,} bytes; not a {what} biodl reads")
     try:
-        data = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+
+
+def load_config(path: str | Path):
+    """Read and check a config YAML file; returns the ConfigSpec."""
+    data = read_yaml(path)
     return parse_config(data if data is not None else {}, where=str(path))
 
 
