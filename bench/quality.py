@@ -93,9 +93,9 @@ def freesolv(seeds: int, tmp: Path) -> None:
 def dna(tmp: Path) -> None:
     from biodl.baselines import make_baseline
     from biodl.dataset import featurize_source
-    from biodl.experiment import positions
     from biodl.metrics import compute_metrics
     from biodl.splits import make_split
+    from biodl.stages.split import positions
     from biodl.train import fit
 
     def source(kind):

@@ -4,7 +4,7 @@
                                 [--skip-deepchem] [--members 5] [--passes 30] [--epochs 300]
                                 [--dna-epochs 25] [--no-ensemble-hetero] [--diagnose SEEDS]
 
-Runs the product's path: per seed, ``biodl.experiment.split_dataset`` (random 80/10/10), then
+Runs the product's path: per seed, ``biodl.stages.split.split_dataset`` (random 80/10/10), then
 ``train_experiment`` with an ``uncertainty:`` block (which trains the ensemble members and fits the
 calibrators on the validation split), then ``predict_with_uncertainty`` on the test split, scored with
 ``biodl.uncertainty``'s metrics. The deep-ensemble runs are also pushed through ``predict_experiment`` /
@@ -172,7 +172,8 @@ def deepchem_run(model, X_tr, y_tr, X_va, y_va, X_te, y_te, seed: int, epochs: i
 
 def check_product_path(name, experiment, features, split_path, model_dir, row, tmp: Path) -> None:
     """predict_experiment + evaluate_experiment on the same model: the metrics JSON must agree."""
-    from biodl.experiment import evaluate_experiment, predict_experiment
+    from biodl.stages.evaluate import evaluate_experiment
+    from biodl.stages.predict import predict_experiment
 
     pred = tmp / f"{model_dir.name}.parquet"
     predict_experiment(name, model_dir / "model.pt", features, split_path, pred)
@@ -208,8 +209,9 @@ def regression(key: str, args, tmp: Path) -> dict:
     import torch  # noqa: F401 — imported before the loop so the first seed's time is not import time
 
     from biodl.dataset import load_dataset
-    from biodl.experiment import positions, split_dataset, train_experiment
     from biodl.splits import load_split
+    from biodl.stages.split import positions, split_dataset
+    from biodl.stages.train import train_experiment
     from biodl.train import TrainedModel
 
     info = REGRESSION[key]
@@ -300,8 +302,9 @@ def dna(args, tmp: Path) -> dict:
     from sklearn.metrics import roc_auc_score
 
     from biodl.dataset import featurize_source, load_dataset
-    from biodl.experiment import positions, split_dataset, train_experiment
     from biodl.splits import load_split
+    from biodl.stages.split import positions, split_dataset
+    from biodl.stages.train import train_experiment
     from biodl.train import TrainedModel
     from biodl.uncertainty import classification_uncertainty_metrics, predict_with_uncertainty
 
@@ -376,8 +379,9 @@ def diagnose(key: str, args, tmp: Path) -> dict:
     calibrating on rows the early stopping already fitted, not from the number of rows.
     """
     from biodl.dataset import load_dataset
-    from biodl.experiment import positions, split_dataset, train_experiment
     from biodl.splits import load_split, save_split
+    from biodl.stages.split import positions, split_dataset
+    from biodl.stages.train import train_experiment
     from biodl.train import TrainedModel
 
     features = molecule_features(key, tmp)

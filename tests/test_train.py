@@ -6,8 +6,9 @@ import torch
 
 from biodl.dataset import featurize_source
 from biodl.errors import UserError
-from biodl.experiment import predict_raw, search_trials
 from biodl.losses import masked_loss
+from biodl.stages.predict import predict_raw
+from biodl.stages.train import search_trials
 from biodl.train import TrainConfig, TrainedModel, fit
 from tests.conftest import DATA, run_cli
 

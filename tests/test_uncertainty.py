@@ -35,7 +35,7 @@ DESCRIPTORS = ["MolWt", "MolLogP", "TPSA", "NumHDonors", "NumHAcceptors", "NumRo
 def freesolv(tmp_path_factory):
     """FreeSolv on a few RDKit descriptors, with a seeded random split."""
     from biodl.dataset import featurize_source
-    from biodl.experiment import split_dataset
+    from biodl.stages.split import split_dataset
 
     tmp = tmp_path_factory.mktemp("fs")
     featurize_source({"format": "csv", "path": str(DATA / "molecules" / "freesolv.csv"), "input": "smiles",
@@ -53,7 +53,7 @@ def experiment(uncertainty, **model):
 
 
 def train(freesolv, name, uncertainty, **model):
-    from biodl.experiment import train_experiment
+    from biodl.stages.train import train_experiment
     from biodl.train import TrainedModel
 
     out = freesolv / name
@@ -250,8 +250,8 @@ def test_a_failing_ensemble_member_fails_the_run(freesolv, monkeypatch):
 
 def test_too_small_validation_split_for_the_level(freesolv, monkeypatch):
     import biodl.train
-    from biodl.experiment import train_experiment
     from biodl.splits import load_split, save_split
+    from biodl.stages.train import train_experiment
 
     def no_training(*args, **kwargs):  # the check comes before any training, not after minutes of it
         raise AssertionError("trained before checking the calibration size")
@@ -269,7 +269,8 @@ def test_too_small_validation_split_for_the_level(freesolv, monkeypatch):
 
 
 def test_predictions_metrics_and_nan_error(freesolv):
-    from biodl.experiment import evaluate_experiment, predict_experiment
+    from biodl.stages.evaluate import evaluate_experiment
+    from biodl.stages.predict import predict_experiment
 
     train(freesolv, "pm", {"method": "ensemble", "members": 2, "levels": [0.8, 0.9]})
     predict_experiment("pm", freesolv / "pm" / "model.pt", freesolv / "features", freesolv / "split.json",
@@ -306,7 +307,7 @@ def test_predictions_metrics_and_nan_error(freesolv):
 
 
 def test_predict_raw_reports_uncertainty_and_domain(freesolv, write):
-    from biodl.experiment import predict_raw
+    from biodl.stages.predict import predict_raw
 
     train(freesolv, "raw", {"method": "ensemble", "members": 2})
     csv = write("new.csv", "id,smiles\na,CCO\nb,c1ccccc1CCCCCCCCCCCCCC(=O)O\nc,not_a_smiles\n")
@@ -342,13 +343,10 @@ def test_multiclass_end_to_end_sets_and_temperature(tmp_path):
     """FreeSolv binned into three classes by hydration free energy: MC dropout, temperature scaling and
     conformal prediction sets through predict and evaluate, and in raw predict."""
     from biodl.dataset import featurize_source
-    from biodl.experiment import (
-        evaluate_experiment,
-        predict_experiment,
-        predict_raw,
-        split_dataset,
-        train_experiment,
-    )
+    from biodl.stages.evaluate import evaluate_experiment
+    from biodl.stages.predict import predict_experiment, predict_raw
+    from biodl.stages.split import split_dataset
+    from biodl.stages.train import train_experiment
 
     table = pd.read_csv(DATA / "molecules" / "freesolv.csv")
     table["band"] = pd.qcut(table["expt"], 3, labels=False).astype(float)
@@ -378,7 +376,7 @@ def test_multiclass_end_to_end_sets_and_temperature(tmp_path):
 
 
 def test_separate_calibration_rows_are_never_used_for_early_stopping(freesolv):
-    from biodl.experiment import calibration_halves
+    from biodl.stages.train import calibration_halves
 
     valid = np.arange(100, 164)
     stop, cal = calibration_halves(valid, seed=4)

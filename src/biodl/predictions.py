@@ -61,6 +61,21 @@ def long_table(model: str, split: str, ids: np.ndarray, rows: np.ndarray, y_true
     return pd.concat(frames, ignore_index=True)
 
 
+def frame_for(model: str, split: str, ds, idx: np.ndarray, task, columns: Sequence[Mapping[str, Any]],
+              per_item: Mapping[str, Any] | None = None):
+    """:func:`long_table` of one model on the rows ``idx`` of the featurized dataset ``ds``."""
+    return long_table(model, split, ds.meta["id"].to_numpy()[idx], ds.meta["row"].to_numpy()[idx], ds.y[idx], task,
+                      columns, per_item)
+
+
+def check_finite(values: np.ndarray, what: str) -> None:
+    """A model that outputs NaN / inf is one line naming ``what``, not a table of NaN."""
+    from biodl.errors import UserError
+
+    if not np.isfinite(values).all():
+        raise UserError(f"{what}: {int((~np.isfinite(values)).sum())} predictions are NaN or infinite")
+
+
 # -- nested columns -------------------------------------------------------------------------------
 def nest_intervals(intervals: Sequence[PredictionInterval], t: int) -> list[list[dict]]:
     """Task ``t``'s intervals → the ``intervals`` cell of each item."""

@@ -25,7 +25,6 @@ import json
 import math
 import numbers
 import os
-import uuid
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence
 
@@ -546,18 +545,10 @@ def _shorten(text: str, width: int = 80) -> str:
 
 # -- files --------------------------------------------------------------------------------------
 def save_split(split: Mapping[str, Any], path: str | os.PathLike) -> Path:
-    """Write ``split`` as JSON (sorted keys, indent 1) atomically: a temp file, then ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(split, sort_keys=True, indent=1, default=_json_default) + "\n"
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    """Write ``split`` as JSON (sorted keys, indent 1) atomically (:mod:`biodl.io`)."""
+    from biodl.io import write_text
+
+    return write_text(path, json.dumps(split, sort_keys=True, indent=1, default=_json_default) + "\n")
 
 
 def load_split(path: str | os.PathLike) -> dict[str, Any]:

@@ -1,0 +1,116 @@
+"""Stage 4, predict: model + features + split → results/predictions/{experiment}.parquet, and
+``biodl predict`` on raw inputs (a user's CSV / FASTA / image folder) → a CSV.
+
+Predictions carry the model's uncertainty (σ and its parts, calibrated intervals or sets) and, for
+molecules, the similarity to the training set; the table's layout is :mod:`biodl.predictions`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from biodl.errors import UserError
+from biodl.stages.split import PARTS, positions
+
+
+def check_features_fit(model, ds, where: str) -> None:
+    """One line when the features were not made by the model's featurizer, or have another shape."""
+    made_by = ds.manifest.get("featurizer")
+    if model.featurizer_spec and made_by != model.featurizer_spec:
+        raise UserError(f"{where}: features made by {made_by}, the model reads features made by "
+                        f"{model.featurizer_spec}")
+    if tuple(ds.X.shape[1:]) != tuple(model.input_shape):
+        raise UserError(f"{where}: features of shape {tuple(ds.X.shape[1:])} per item, the model reads "
+                        f"{tuple(model.input_shape)}")
+
+
+def predict_experiment(name: str, model_path: str | Path, features: str | Path, split_path: str | Path,
+                       out: str | Path, *, test_sets: Mapping[str, str | Path] | None = None) -> None:
+    """Predictions of the trained model on every split part and on each extra test set, with its
+    uncertainty (σ components, calibrated intervals or sets) and, for molecules, the maximum
+    Tanimoto similarity to the training set."""
+    import pandas as pd
+
+    from biodl import predictions
+    from biodl.dataset import load_dataset
+    from biodl.domain import similarity_to_training
+    from biodl.splits import load_split
+    from biodl.train import TrainedModel
+    from biodl.uncertainty import predict_with_uncertainty
+
+    model = TrainedModel.load(model_path)
+    label = model.model_spec["type"]
+    split = load_split(split_path)
+    sources = [(p, load_dataset(features), features, True) for p in PARTS]
+    sources += [(n, load_dataset(path), path, False) for n, path in (test_sets or {}).items()]
+    frames = []
+    for part, ds, path, split_part in sources:
+        check_features_fit(model, ds, str(path))
+        idx = positions(ds, split, str(split_path))[part] if split_part else np.arange(len(ds))
+        result = predict_with_uncertainty(model, np.asarray(ds.X[idx]))
+        predictions.check_finite(result["pred"], f"experiment {name!r} ({part})")
+        if "sigma" in result:
+            predictions.check_finite(result["sigma"], f"experiment {name!r} ({part}) uncertainty")
+        per_item = {}
+        if model.domain:
+            per_item["max_tanimoto"] = similarity_to_training(model.domain, ds.meta["input"].to_numpy()[idx].tolist())
+        frames.append(predictions.frame_for(label, part, ds, idx, model.task, model.task.prediction_columns(result),
+                                            per_item))
+    predictions.write(pd.concat(frames, ignore_index=True), out)
+
+
+def predict_raw(model_path: str | Path, source: Mapping, out: str | Path, *, n_jobs: int = 1):
+    """Featurize raw inputs with the model's own featurizer spec and predict.
+
+    The output CSV (the wide view of the prediction table) has one row per input record, keyed by
+    id: predictions and the model's uncertainty for records that featurized, an empty prediction
+    and the reason for those that did not. Returns the output as a pandas DataFrame.
+    """
+    import pandas as pd
+
+    from biodl import predictions
+    from biodl.domain import similarity_to_training
+    from biodl.featurizers import make_featurizer
+    from biodl.io import atomic_file
+    from biodl.sources import read_source
+    from biodl.train import TrainedModel
+    from biodl.uncertainty import predict_with_uncertainty
+
+    model = TrainedModel.load(model_path)
+    if not model.featurizer_spec:
+        raise UserError(f"{model_path}: the model file carries no featurizer spec; predict from features instead")
+    table = read_source(source)
+    read_rejected = {r.index: r.reason for r in table.rejects}
+    candidates = np.array([i for i in range(len(table)) if i not in read_rejected], np.int64)
+    featurizer = make_featurizer(model.featurizer_spec, n_jobs=n_jobs)
+    result = featurizer.featurize([table.inputs[i] for i in candidates], meta=False)
+    reasons = dict(read_rejected)
+    reasons.update({int(candidates[r.index]): r.reason for r in result.rejects})
+    frame = pd.DataFrame({"id": table.ids, "input": [str(x) if x is not None else "" for x in table.inputs]})
+    rows = candidates[result.kept]
+    columns = {}
+    if len(result.X):
+        per_item = {}
+        if model.domain:
+            per_item["max_tanimoto"] = similarity_to_training(model.domain, [table.inputs[i] for i in rows])
+        outputs = predict_with_uncertainty(model, np.asarray(result.X))
+        unlabelled = np.full((len(rows), len(model.tasks)), np.nan)
+        long = predictions.long_table(model.model_spec["type"], "input", np.asarray(table.ids, object)[rows], rows,
+                                      unlabelled, model.task, model.task.prediction_columns(outputs), per_item)
+        columns = predictions.wide(long)
+    for col, values in columns.items():
+        if isinstance(values, list):
+            full = [""] * len(table)
+            for r, v in zip(rows, values):
+                full[r] = " ".join(map(str, v))
+        else:
+            full = np.full(len(table), np.nan)
+            full[rows] = values
+        frame[col] = full
+    frame["reject_reason"] = [reasons.get(i, "") for i in range(len(table))]
+    with atomic_file(out) as tmp:
+        frame.to_csv(tmp, index=False)
+    return frame
