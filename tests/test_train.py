@@ -1,3 +1,4 @@
+import itertools
 import json
 
 import numpy as np
@@ -9,7 +10,7 @@ from biodl.errors import UserError
 from biodl.losses import masked_loss
 from biodl.stages.predict import predict_raw
 from biodl.stages.train import search_trials
-from biodl.train import TrainConfig, TrainedModel, fit
+from biodl.train import OPTIMIZERS, TrainConfig, TrainedModel, fit
 from tests.conftest import DATA, run_cli
 
 FAST = {"epochs": 30, "batch_size": 32, "patience": 8, "progress": False}
@@ -165,6 +166,7 @@ def test_optimizers_train(optimizer, lr):
                          task_type="regression", tasks=["y"],
                          config={**FAST, "epochs": 8, "optimizer": optimizer, "lr": lr})
     assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert type(OPTIMIZERS[optimizer].build(model.module.parameters(), TrainConfig())).__name__.lower() == optimizer
 
 
 def test_cosine_schedule_and_gradient_clipping():
@@ -173,7 +175,7 @@ def test_cosine_schedule_and_gradient_clipping():
                      tasks=["y"], config={**FAST, "epochs": 6, "patience": 6, "lr_schedule": "cosine",
                                           "grad_clip": 1.0})
     lrs = [h["lr"] for h in history]
-    assert lrs[0] == pytest.approx(1e-3) and all(a > b for a, b in zip(lrs, lrs[1:]))
+    assert lrs[0] == pytest.approx(1e-3) and all(a > b for a, b in itertools.pairwise(lrs))
     with pytest.raises(UserError, match="lr_schedule"):
         TrainConfig.from_dict({"lr_schedule": "step"})
 
@@ -187,3 +189,73 @@ def test_multiclass_softmax_head():
     proba = model.predict(X[240:])
     assert proba.shape == (60, 3) and np.allclose(proba.sum(axis=1), 1, atol=1e-5)
     assert model.info["best_valid_accuracy"] > 0.8
+
+
+# -- files that lie: a model file, features or a split that do not belong together ----------------
+@pytest.fixture(scope="module")
+def two_feature_sets(tmp_path_factory):
+    """FreeSolv as ECFP-256 and as descriptors, solubility as ECFP-256; a FreeSolv split; a model on
+    FreeSolv's ECFP."""
+    from biodl.stages.split import split_dataset
+
+    tmp = tmp_path_factory.mktemp("lie")
+    fs = {"format": "csv", "path": str(DATA / "molecules" / "freesolv.csv"), "input": "smiles", "id": "id",
+          "targets": ["expt"]}
+    sol = {"format": "csv", "path": str(DATA / "molecules" / "solubility_test.csv"), "input": "smiles", "id": "id",
+           "targets": ["logS"]}
+    featurize_source(fs, {"type": "ecfp", "n_bits": 256}, tmp / "fs_ecfp")
+    featurize_source(fs, {"type": "rdkit_descriptors", "descriptors": ["MolWt", "MolLogP"]}, tmp / "fs_desc")
+    featurize_source(sol, {"type": "ecfp", "n_bits": 256}, tmp / "sol_ecfp")
+    split_dataset(tmp / "fs_ecfp", {"method": "random"}, tmp / "fs_split.json", seed=0)
+    experiment = {"task": "regression", "model": {"type": "mlp", "hidden": [8]},
+                  "train": {**FAST, "epochs": 2}}
+    from biodl.stages.train import train_experiment
+
+    train_experiment("fs", experiment, tmp / "fs_ecfp", tmp / "fs_split.json", tmp / "model", seed=0)
+    return tmp, experiment
+
+
+def test_a_split_for_other_inputs_is_refused(two_feature_sets):
+    from biodl.stages.train import train_experiment
+
+    tmp, experiment = two_feature_sets
+    split = json.loads((tmp / "fs_split.json").read_text())
+    assert split["n"] == 642 and len(split["inputs_sha256"]) == 64
+    with pytest.raises(UserError, match=r"fs_split.json: made for .*642 records.*sol_ecfp.*split these features anew"):
+        train_experiment("x", experiment, tmp / "sol_ecfp", tmp / "fs_split.json", tmp / "m2", seed=0)
+    # another featurization of the same inputs shares the split
+    train_experiment("d", {**experiment, "model": {"type": "mlp", "hidden": [4]}}, tmp / "fs_desc",
+                     tmp / "fs_split.json", tmp / "m3", seed=0)
+    code, _, err = run_cli("predict", "--model", tmp / "model" / "model.pt", "--features", tmp / "sol_ecfp",
+                           "--split", tmp / "fs_split.json", "-o", tmp / "p.parquet")
+    assert code == 2 and "made for" in err and err.strip().count("\n") == 0
+
+
+def test_predict_checks_the_features_against_the_model(two_feature_sets):
+    from biodl.stages.predict import predict_experiment
+
+    tmp, _ = two_feature_sets
+    with pytest.raises(UserError, match=r"fs_desc: features made by .*rdkit_descriptors.* the model reads features "
+                                        r"made by .*ecfp"):
+        predict_experiment("fs", tmp / "model" / "model.pt", tmp / "fs_desc", tmp / "fs_split.json", tmp / "p.parquet")
+    code, _, err = run_cli("predict", "--model", tmp / "model" / "model.pt", "--features", tmp / "fs_desc",
+                           "--split", tmp / "fs_split.json", "-o", tmp / "p.parquet")
+    assert code == 2 and "features made by" in err and err.strip().count("\n") == 0
+    assert not (tmp / "p.parquet").exists()
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda p: p.pop("state_dict"), r"not a complete biodl model file \(no 'state_dict'\)"),
+    (lambda p: p.update(state_dict=None), "the weights are a NoneType, not a dict of tensors"),
+    (lambda p: p["state_dict"].pop("head.weight"), r"weights do not fit the model spec 'mlp': Missing key.*head\.weight"),
+    (lambda p: p["state_dict"].update({"head.weight": torch.zeros(3, 8)}), "weights do not fit .*size mismatch"),
+    (lambda p: p.update(task_type="ranking"), "unknown task type 'ranking'"),
+])
+def test_a_damaged_model_file_is_one_line(two_feature_sets, damage, message):
+    tmp, _ = two_feature_sets
+    payload = torch.load(tmp / "model" / "model.pt", weights_only=True)
+    damage(payload)
+    torch.save(payload, tmp / "damaged.pt")
+    with pytest.raises(UserError, match=message) as info:
+        TrainedModel.load(tmp / "damaged.pt")
+    assert str(info.value).startswith(str(tmp / "damaged.pt")) and "\n" not in str(info.value)

@@ -36,58 +36,27 @@ OPTIMIZERS: Registry = Registry("optimizer")
 SCHEDULES: Registry = Registry("learning-rate schedule")
 
 
+@dataclass(frozen=True)
 class Optimizer:
-    """``build(params, config, fused)`` → a torch optimizer from ``train:`` settings."""
+    """A torch optimizer built from ``train:`` settings: lr and weight decay, plus momentum where the
+    method has one; ``fusable``: torch has a fused kernel for it (one pass per tensor), which fit
+    asks for when the model wants it."""
 
-    name: ClassVar[str]
-    #: torch has a fused kernel for it (one pass per tensor), which fit asks for when the model wants it
-    fusable: ClassVar[bool] = False
+    name: str
+    torch_class: str
+    momentum: bool = False
+    fusable: bool = False
 
-
-@OPTIMIZERS.register
-class Adam(Optimizer):
-    name = "adam"
-    fusable = True
-
-    @staticmethod
-    def build(params, c, fused=None):
+    def build(self, params, c, fused=None):
         import torch
 
-        return torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay, fused=fused)
+        extra = {"momentum": c.momentum} if self.momentum else {"fused": fused}
+        return getattr(torch.optim, self.torch_class)(params, lr=c.lr, weight_decay=c.weight_decay, **extra)
 
 
-@OPTIMIZERS.register
-class AdamW(Optimizer):
-    name = "adamw"
-    fusable = True
-
-    @staticmethod
-    def build(params, c, fused=None):
-        import torch
-
-        return torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay, fused=fused)
-
-
-@OPTIMIZERS.register
-class RMSprop(Optimizer):
-    name = "rmsprop"
-
-    @staticmethod
-    def build(params, c, fused=None):
-        import torch
-
-        return torch.optim.RMSprop(params, lr=c.lr, weight_decay=c.weight_decay, momentum=c.momentum)
-
-
-@OPTIMIZERS.register
-class SGD(Optimizer):
-    name = "sgd"
-
-    @staticmethod
-    def build(params, c, fused=None):
-        import torch
-
-        return torch.optim.SGD(params, lr=c.lr, weight_decay=c.weight_decay, momentum=c.momentum)
+for _optimizer in (Optimizer("adam", "Adam", fusable=True), Optimizer("adamw", "AdamW", fusable=True),
+                   Optimizer("rmsprop", "RMSprop", momentum=True), Optimizer("sgd", "SGD", momentum=True)):
+    OPTIMIZERS.register(_optimizer)
 
 
 class Schedule:
@@ -486,12 +455,12 @@ def _setup(model_spec: dict, task: Task, X_train: np.ndarray, y_train: np.ndarra
                          featurizer_spec=featurizer_spec)
     Xt = torch.from_numpy(pre.transform_X(X_train)).to(device)
     yt = torch.from_numpy(pre.transform_y(np.asarray(y_train))).to(device)
-    optimizer_class = OPTIMIZERS[config.optimizer]
+    method = OPTIMIZERS[config.optimizer]
     # a model whose step is mostly the optimizer (the MLP on sparse fingerprints) asks for torch's fused kernel
     wants_fused = getattr(module, "wants_fused_optimizer", None)
-    fused = True if (wants_fused is not None and optimizer_class.fusable
+    fused = True if (wants_fused is not None and method.fusable
                      and wants_fused(Xt[:config.batch_size])) else None
-    optimizer = optimizer_class.build(module.parameters(), config, fused=fused)
+    optimizer = method.build(module.parameters(), config, fused=fused)
     schedule = SCHEDULES[config.lr_schedule]
     scheduler = schedule.build(optimizer, config, greater)
     generator = torch.Generator().manual_seed(config.seed)

@@ -22,8 +22,13 @@ def check_features_fit(model, ds, where: str) -> None:
     if model.featurizer_spec and made_by != model.featurizer_spec:
         raise UserError(f"{where}: features made by {made_by}, the model reads features made by "
                         f"{model.featurizer_spec}")
-    if tuple(ds.X.shape[1:]) != tuple(model.input_shape):
-        raise UserError(f"{where}: features of shape {tuple(ds.X.shape[1:])} per item, the model reads "
+    check_shape(model, ds.X, where)
+
+
+def check_shape(model, X: np.ndarray, where: str) -> None:
+    """One line, rather than a torch shape error deep in a layer, when items are not the model's shape."""
+    if tuple(X.shape[1:]) != tuple(model.input_shape):
+        raise UserError(f"{where}: features of shape {tuple(X.shape[1:])} per item, the model reads "
                         f"{tuple(model.input_shape)}")
 
 
@@ -93,6 +98,7 @@ def predict_raw(model_path: str | Path, source: Mapping, out: str | Path, *, n_j
     rows = candidates[result.kept]
     columns = {}
     if len(result.X):
+        check_shape(model, result.X, f"{model_path}: its featurizer's output")
         per_item = {}
         if model.domain:
             per_item["max_tanimoto"] = similarity_to_training(model.domain, [table.inputs[i] for i in rows])
