@@ -130,6 +130,11 @@ def _experiment_from_args(args, parts: tuple[str, ...] | None = None) -> dict:
         data = _load_json_arg(args.experiment, "--experiment")
         if parts is not None and isinstance(data, dict) and set(data) <= set(parts):
             return _checked_parts(data, "--experiment")
+        if isinstance(data, dict):
+            # the command is given its features and split as paths: names are optional here
+            missing = {k: "unnamed" for k in ("dataset", "featurizer", "split") if k not in data}
+            checked = _checked("experiment", {**data, **missing}, "--experiment")
+            return {k: v for k, v in checked.items() if k not in missing}
         return _checked("experiment", data, "--experiment")
     if args.config:
         config = _config(args)
