@@ -10,7 +10,9 @@ rule predict:
     params:
         features=lambda wc: features_dir(experiment(wc).dataset, experiment(wc).featurizer),
         test_sets=lambda wc: test_set_args(experiment(wc), experiment(wc).featurizer),
-    threads: N_JOBS
+    # one thread: prediction is seconds of work, and a GRU's outputs move in the 7th digit with the
+    # thread count (float sums in another order) — one thread keeps them as they were
+    threads: 1
     conda:
         "../envs/biodl.yaml"
     log:
