@@ -146,11 +146,11 @@ def _experiment_from_args(args, parts: tuple[str, ...] | None = None) -> dict:
 
 
 def _checked_parts(data: dict, what: str) -> dict:
-    from biodl.spec import TASK_NAMES
+    from biodl.spec import task_names
 
     out = dict(data)
-    if "task" in out and out["task"] not in TASK_NAMES:
-        raise UserError(f"{what}: task: must be one of {', '.join(TASK_NAMES)} (got {out['task']!r})")
+    if "task" in out and out["task"] not in task_names():
+        raise UserError(f"{what}: task: must be one of {', '.join(task_names())} (got {out['task']!r})")
     for key in ("baseline", "model", "train", "uncertainty"):
         if key in out:
             out[key] = _checked(key, out[key], f"{what}: {key}")
@@ -387,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True)
     p.add_argument("--predictions", nargs="+", required=True, help="prediction parquet files")
     p.add_argument("--split", required=True)
-    p.add_argument("--task", choices=["regression", "binary", "multiclass"])
+    p.add_argument("--task", help="task type (regression, binary, multiclass; default: inferred)")
     p.add_argument("--model-manifest", help="the model directory's manifest.json (records the selection)")
     p.add_argument("-o", "--out", required=True)
     p.set_defaults(func=cmd_evaluate)

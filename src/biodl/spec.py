@@ -66,7 +66,18 @@ MAX_CONFIG_BYTES = 4 << 20
 SOURCE_MODALITIES = {"csv": ("molecule", "sequence"), "sdf": ("molecule",), "fasta": ("sequence",),
                      "images": ("image",)}
 Bounds = annotated_types.Interval
-TASK_NAMES = ("regression", "binary", "multiclass")
+
+
+def task_names() -> list[str]:
+    from biodl.tasks import TASKS
+
+    return TASKS.names()
+
+
+def task_class(name: str) -> Any:
+    from biodl.tasks import task_class as lookup
+
+    return lookup(name)
 
 
 class Spec(BaseModel):
@@ -369,7 +380,7 @@ def _build_spec_classes():
         dataset=(Name, ...),
         featurizer=(Name, ...),
         split=(Name, ...),
-        task=(Optional[Literal[TASK_NAMES]], None),  # type: ignore[valid-type]
+        task=(Optional[Literal[tuple(task_names())]], None),  # type: ignore[valid-type]
         n_classes=(Optional[Annotated[int, Bounds(ge=2, le=100_000)]], None),
         model=(model_type, ...),
         train=(blocks["train"], Field(default_factory=blocks["train"])),
@@ -431,9 +442,10 @@ def _cross_check(spec) -> None:
         if layout not in model_cls.accepts:
             raise _Problem(f"{where}.model.type", f"model {exp.model.type!r} reads {' or '.join(model_cls.accepts)} "
                                                   f"features; featurizer {exp.featurizer!r} gives {layout}")
-        if exp.task != "multiclass" and exp.n_classes is not None:
-            raise _Problem(f"{where}.n_classes", "applies to task: multiclass only")
-        if exp.uncertainty.heteroscedastic and exp.task not in (None, "regression"):
+        task = task_class(exp.task) if exp.task else None
+        if exp.n_classes is not None and not getattr(task, "class_rows", False):  # labels are class indices
+            raise _Problem(f"{where}.n_classes", "applies to a task with classes (task: multiclass)")
+        if exp.uncertainty.heteroscedastic and task is not None and not task.heteroscedastic_loss:
             raise _Problem(f"{where}.uncertainty.heteroscedastic", f"applies to regression, not {exp.task}")
         featurizers_read = [("featurizer", exp.featurizer)]
         if exp.baseline is not None:
