@@ -110,7 +110,7 @@ class FeaturizedDataset:
             raise UserError("to_deepchem needs deepchem: pip install 'biodl[deepchem]' (Python < 3.12)") from None
         X = np.asarray(self.X)
         if onehot and self.manifest["featurizer"]["type"] == "onehot":
-            from biodl.featurizers.dna import codes_to_onehot
+            from biodl.encodings import codes_to_onehot
 
             X = codes_to_onehot(X).numpy()
         w = (~np.isnan(self.y)).astype(np.float32)

@@ -15,17 +15,15 @@ import numpy as np
 
 from biodl.featurizers.base import FeaturizeResult, Featurizer, Reject
 from biodl.featurizers.registry import register
+from biodl.encodings import (  # noqa: F401  (re-exported: the featurizers package offers them)
+    _LUT,
+    COMPLEMENT,
+    INVALID,
+    N_CODE,
+    codes_to_onehot,
+    reverse_complement_codes,
+)
 from biodl.registry import Choices, Interval
-
-N_CODE = 4
-INVALID = 255
-_LUT = np.full(256, INVALID, np.uint8)
-for _code, _letters in enumerate(("A", "C", "G", "T", "NRYSWKMBDHV")):
-    for _ch in _letters:
-        _LUT[ord(_ch)] = _LUT[ord(_ch.lower())] = _code
-#: complement of each code (N stays N)
-COMPLEMENT = np.array([3, 2, 1, 0, 4], np.uint8)
-
 
 def encode(sequences: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Encode sequences (each non-empty) into one flat code array.
@@ -71,32 +69,6 @@ def _screen(inputs: list, offset: int) -> tuple[list[int], list[str], list[Rejec
             idx.append(i)
             seqs.append(seq)
     return idx, seqs, rejects
-
-
-def reverse_complement_codes(codes):
-    """Reverse complement of codes along the last axis; numpy array or torch tensor, same type out."""
-    if isinstance(codes, np.ndarray):
-        return COMPLEMENT[codes][..., ::-1]
-    import torch
-
-    table = torch.as_tensor(COMPLEMENT, device=codes.device)
-    return table[codes.long()].flip(-1).to(codes.dtype)
-
-
-def codes_to_onehot(codes, n_value: float = 0.0, dtype=None):
-    """Expand codes (N, L) → one-hot float tensor (N, 4, L) on the codes' device.
-
-    ``n_value`` fills all four channels for N: 0 (tangermeme, "no evidence") or 0.25 (Selene,
-    "uniform"). Accepts a numpy array or torch tensor; returns a torch tensor.
-    """
-    import torch
-
-    codes = torch.as_tensor(codes)
-    dtype = dtype or torch.float32
-    table = torch.zeros(5, 4, dtype=dtype, device=codes.device)
-    table[:4] = torch.eye(4, dtype=dtype, device=codes.device)
-    table[4] = n_value
-    return table[codes.long()].transpose(-1, -2).contiguous()
 
 
 @register

@@ -16,6 +16,7 @@ import numpy as np
 
 from biodl.featurizers.base import FeaturizeResult, Featurizer, Reject
 from biodl.featurizers.registry import register
+from biodl.encodings import BOS, EOS, PAD, SPECIAL_TOKENS, UNK  # noqa: F401
 from biodl.registry import Choices, Interval
 
 META_COLUMNS = ("canonical_smiles", "scaffold", "n_fragments")
@@ -223,8 +224,6 @@ class RDKitDescriptors(MoleculeFeaturizer):
 SMILES_TOKEN_RE = re.compile(
     r"(\[[^\]]+]|Br?|Cl?|N|O|S|P|F|I|b|c|n|o|s|p|\(|\)|\.|=|#|-|\+|\\|/|:|~|@|\?|>|\*|\$|%[0-9]{2}|[0-9])"
 )
-SPECIAL_TOKENS = ("<pad>", "<unk>", "<bos>", "<eos>")
-PAD, UNK, BOS, EOS = range(4)
 
 
 def tokenize_smiles(smiles: str) -> list[str] | None:

@@ -88,7 +88,7 @@ def dna_onehot(x: torch.Tensor, n_value: float) -> torch.Tensor:
     featurizer) or an already expanded float one-hot ``(B, 4, L)``; the latter lets attribution
     methods (saliency, integrated gradients) take gradients with respect to the one-hot input.
     """
-    from biodl.featurizers.dna import codes_to_onehot
+    from biodl.encodings import codes_to_onehot
 
     if x.dim() == 3 and x.is_floating_point():
         return x.float()

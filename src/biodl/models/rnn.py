@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
-from biodl.featurizers.molecules import PAD  # the featurizer's <pad> code (0); rdkit loads lazily
+from biodl.encodings import PAD  # the tokens' <pad> id (0)
 from biodl.models.base import (Model, check_bool, check_choice, check_int, check_number, check_probability,
                                dna_onehot)
 from biodl.models.registry import register_model
