@@ -25,6 +25,7 @@ from biodl.encodings import (  # noqa: F401  (re-exported: the featurizers packa
 )
 from biodl.registry import Choices, Interval
 
+
 def encode(sequences: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Encode sequences (each non-empty) into one flat code array.
 
