@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, snakemake_env
 from tests.test_workflow import copy_workflow
 
 pytestmark = pytest.mark.slow
@@ -23,8 +23,7 @@ TARGETS = [f"results/metrics/{name}.json" for name in EXPERIMENTS]
 
 
 def _env():
-    bindir = str(Path(sys.executable).parent)  # the biodl CLI of this environment
-    return {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", "")}
+    return snakemake_env()
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:

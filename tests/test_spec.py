@@ -4,7 +4,6 @@ and in the CLI, before any job runs; names, sizes and shell values cannot break 
 import copy
 import inspect
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +12,8 @@ import pytest
 import yaml
 
 from biodl.errors import UserError
-from biodl.spec import SCHEMA_PATH, load_config, parse_block, parse_config, schema_text
-from tests.conftest import ROOT, run_cli
+from biodl.spec import SCHEMA_PATH, load_config, parse_block, schema_text
+from tests.conftest import ROOT, snakemake_env, run_cli
 from tests.test_workflow import copy_workflow
 
 DEFAULT = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
@@ -176,8 +175,7 @@ def test_bad_config_is_one_line_naming_the_key_in_the_api_and_the_cli(tmp_path, 
 
 
 def _snakemake(workdir: Path, *args: str, timeout: int = 120) -> subprocess.CompletedProcess:
-    bindir = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", "")}
+    env = snakemake_env()
     return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=workdir, capture_output=True, text=True,
                           env=env, timeout=timeout, check=False)
 

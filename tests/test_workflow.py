@@ -3,7 +3,6 @@ small config runs every stage (split, train with search, baseline, predict, eval
 byte-identical metrics."""
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -14,12 +13,11 @@ import pytest
 import yaml
 
 from biodl.dataset import load_dataset
-from tests.conftest import ROOT
+from tests.conftest import ROOT, snakemake_env
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    bindir = str(Path(sys.executable).parent)  # the biodl CLI of this environment
-    env = {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", "")}
+    env = snakemake_env()
     return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", *args], cwd=workdir,
                           capture_output=True, text=True, env=env)
 

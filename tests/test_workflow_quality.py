@@ -2,7 +2,6 @@
 tells biodl it did); changing one experiment's parameter reruns only that experiment's jobs; a misspelt
 config key is rejected by name, by Snakemake and by the CLI; config/README.md documents every key."""
 
-import os
 import re
 import shutil
 import subprocess
@@ -13,13 +12,12 @@ import pytest
 import yaml
 
 from biodl.spec import SCHEMA_PATH
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, snakemake_env, run_cli
 from tests.test_workflow import copy_workflow
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    bindir = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", "")}
+    env = snakemake_env()
     return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=workdir, capture_output=True,
                           text=True, env=env, timeout=300, check=False)
 
