@@ -171,18 +171,14 @@ def _plain(annotation: Any) -> Any:
     return annotation
 
 
-def _hints(cls: type, function: Any) -> dict[str, Any]:
-    """Type hints of ``function``'s parameters, falling back to a base class's annotation of the
+def _hints(cls: type) -> dict[str, Any]:
+    """Type hints of ``cls.__init__``'s parameters, falling back to a base class's annotation of the
     same parameter where a subclass repeats it without one (splitters' ``fractions``)."""
     hints: dict[str, Any] = {}
     for klass in reversed(cls.__mro__):
         init = klass.__dict__.get("__init__")
         if init is not None and klass is not object:
-            try:
-                hints.update(typing.get_type_hints(init))
-            except Exception:  # noqa: BLE001 — an unresolvable hint leaves that parameter untyped
-                pass
-    hints.update({k: v for k, v in typing.get_type_hints(function).items()} if function else {})
+            hints.update(typing.get_type_hints(init))
     return hints
 
 
@@ -199,7 +195,7 @@ def _parameters(cls: type, skip: Sequence[str]) -> dict[str, tuple[Any, Any]]:
                 f.default_factory() if f.default_factory is not dataclasses.MISSING else ...)
             out[f.name] = (_constrained(_plain(hints.get(f.name, Any)), constraints.get(f.name)), default)
         return out
-    hints = _hints(cls, None)
+    hints = _hints(cls)
     for name, p in inspect.signature(cls.__init__).parameters.items():
         if name == "self" or name in skip or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
             continue
