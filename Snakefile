@@ -8,7 +8,11 @@ from biodl.spec import workflow_spec
 min_version("8.20")
 
 
-configfile: "config/config.yaml"
+# A config given with --configfile replaces the demo config instead of merging into it (a user's
+# own experiments must not bring the seven demo ones along); --config KEY=VALUE still amends it.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 # The whole config is checked here, before Snakemake plans anything: a mistake is one line naming
