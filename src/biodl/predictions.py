@@ -17,7 +17,13 @@ task is one row per item, its class probabilities a list):
     y_pred_uncalibrated, proba_uncalibrated
                                   classifiers: before temperature scaling
     sets                          multiclass: [{level, classes}, ...] — conformal prediction sets
-    max_tanimoto                  molecules: similarity to the nearest training molecule
+    max_tanimoto                  molecules: Tanimoto similarity (Morgan bits) to the nearest training
+                                  molecule
+    max_tanimoto_counts           molecules: the same on Morgan counts (Σ min / Σ max), which sees size
+    in_domain                     molecules: no descriptor range or element violation and
+                                  max_tanimoto_counts ≥ biodl.domain.MIN_COUNT_SIMILARITY (boolean;
+                                  <NA> from a model file that predates the ranges)
+    domain_reason                 molecules: why not in domain, "" when in ("300 heavy atoms (training 2–45)")
 
 Levels are data (``level`` = 0.9), never parsed back out of a column name. Which of these columns
 a model writes is its task's choice (``Task.prediction_columns``); this module builds, writes,

@@ -183,8 +183,11 @@ class Task:
             if scores is None:
                 continue
             if "max_tanimoto" in labelled:
+                from biodl.domain import domain_scores
+
                 error = self.prediction_error(labelled["y_true"].to_numpy(), labelled["y_pred"].to_numpy())
-                scores["applicability_domain"] = domain_metrics(error, labelled["max_tanimoto"].to_numpy())
+                scores["applicability_domain"] = {**domain_metrics(error, labelled["max_tanimoto"].to_numpy()),
+                                                  **domain_scores(error, labelled)}
             out[str(task)] = scores
         return out
 

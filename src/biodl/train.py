@@ -234,7 +234,8 @@ class TrainedModel:
     #: the experiment's uncertainty spec and the calibrators fitted on its validation split
     uncertainty: dict | None = None
     calibration: dict | None = None
-    #: applicability domain of molecule models: packed training fingerprints (biodl.domain)
+    #: applicability domain of molecule models: training fingerprints (bits, counts), descriptor
+    #: ranges and elements (biodl.domain.domain_payload)
     domain: dict | None = None
 
     @property

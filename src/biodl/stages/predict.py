@@ -35,13 +35,13 @@ def check_shape(model, X: np.ndarray, where: str) -> None:
 def predict_experiment(name: str, model_path: str | Path, features: str | Path, split_path: str | Path,
                        out: str | Path, *, test_sets: Mapping[str, str | Path] | None = None) -> None:
     """Predictions of the trained model on every split part and on each extra test set, with its
-    uncertainty (σ components, calibrated intervals or sets) and, for molecules, the maximum
-    Tanimoto similarity to the training set."""
+    uncertainty (σ components, calibrated intervals or sets) and, for molecules, the applicability
+    domain (:func:`biodl.domain.assess`: similarity to the training set, range violations)."""
     import pandas as pd
 
     from biodl import predictions
     from biodl.dataset import load_dataset
-    from biodl.domain import similarity_to_training
+    from biodl.domain import assess
     from biodl.splits import load_split
     from biodl.train import TrainedModel
     from biodl.uncertainty import predict_with_uncertainty
@@ -61,7 +61,7 @@ def predict_experiment(name: str, model_path: str | Path, features: str | Path, 
             predictions.check_finite(result["sigma"], f"experiment {name!r} ({part}) uncertainty")
         per_item = {}
         if model.domain:
-            per_item["max_tanimoto"] = similarity_to_training(model.domain, ds.meta["input"].to_numpy()[idx].tolist())
+            per_item.update(assess(model.domain, ds.meta["input"].to_numpy()[idx].tolist()))
         frames.append(predictions.frame_for(label, part, ds, idx, model.task, model.task.prediction_columns(result),
                                             per_item))
     predictions.write(pd.concat(frames, ignore_index=True), out)
@@ -72,12 +72,13 @@ def predict_raw(model_path: str | Path, source: Mapping, out: str | Path, *, n_j
 
     The output CSV (the wide view of the prediction table) has one row per input record, keyed by
     id: predictions and the model's uncertainty for records that featurized, an empty prediction
-    and the reason for those that did not. Returns the output as a pandas DataFrame.
+    and the reason for those that did not; for molecule models the applicability-domain columns
+    of every record (unparseable: NaN, ``in_domain`` False). Returns the output as a pandas DataFrame.
     """
     import pandas as pd
 
     from biodl import predictions
-    from biodl.domain import similarity_to_training
+    from biodl.domain import assess
     from biodl.featurizers import make_featurizer
     from biodl.io import atomic_file
     from biodl.sources import read_source
@@ -99,13 +100,10 @@ def predict_raw(model_path: str | Path, source: Mapping, out: str | Path, *, n_j
     columns = {}
     if len(result.X):
         check_shape(model, result.X, f"{model_path}: its featurizer's output")
-        per_item = {}
-        if model.domain:
-            per_item["max_tanimoto"] = similarity_to_training(model.domain, [table.inputs[i] for i in rows])
         outputs = predict_with_uncertainty(model, np.asarray(result.X))
         unlabelled = np.full((len(rows), len(model.tasks)), np.nan)
         long = predictions.long_table(model.model_spec["type"], "input", np.asarray(table.ids, object)[rows], rows,
-                                      unlabelled, model.task, model.task.prediction_columns(outputs), per_item)
+                                      unlabelled, model.task, model.task.prediction_columns(outputs))
         columns = predictions.wide(long)
     for col, values in columns.items():
         if isinstance(values, list):
@@ -116,6 +114,10 @@ def predict_raw(model_path: str | Path, source: Mapping, out: str | Path, *, n_j
             full = np.full(len(table), np.nan)
             full[rows] = values
         frame[col] = full
+    # every record, rejected ones too: "why is this not predicted" and "is it like training" are
+    # separate questions, and the domain columns mix types that the loop above would turn into NaN
+    for col, values in (assess(model.domain, list(table.inputs)) if model.domain else {}).items():
+        frame[col] = values
     frame["reject_reason"] = [reasons.get(i, "") for i in range(len(table))]
     with atomic_file(out) as tmp:
         frame.to_csv(tmp, index=False)
