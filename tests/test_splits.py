@@ -283,7 +283,7 @@ def test_make_split_record_is_json_able_complete_and_deterministic():
     assert split["sizes"] == {"train": 40, "valid": 5, "test": 5}
     assert split["dropped"] == []
     assert set(split["audit"]) == {"key", "duplicated_keys", "rows_in_leaking_groups", "examples",
-                                   "within_part_duplicates"}
+                                   "within_part_duplicates", "modality", "molecules", "reading"}
     assert make_split(meta, None, {"method": "random", "seed": 2}) == split
     # meta's index labels are never used: only positions count
     relabelled = meta.set_axis(np.arange(50)[::-1] * 10)

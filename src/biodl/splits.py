@@ -14,6 +14,12 @@ Methods: ``random``, ``scaffold`` (Bemis–Murcko, Chemprop's balanced variant),
 (class labels), ``group`` (any meta column: scene, chrom, ...), ``chromosome`` (explicit hold-out
 lists) and ``kfold`` (optionally grouped). Adding one is a class plus ``@register_splitter``.
 
+The audit (:func:`audit_split`) counts identical inputs in two parts, and what else the parts
+share by modality: molecules, test (and valid) molecules whose Bemis–Murcko scaffold occurs in
+train and their max Tanimoto to train (share ≥ 0.8, quantiles, histogram); DNA, intervals of
+different parts that overlap or touch; images, scenes (or source images of tiles) in two parts.
+``audit["reading"]`` says in one line what that means for the test scores.
+
 Every part must be non-empty: a split with an empty part is a :class:`~biodl.errors.UserError`,
 never a silent fallback. Same inputs and seed give the same split, bit for bit.
 """
@@ -25,6 +31,8 @@ import json
 import math
 import numbers
 import os
+import re
+from collections import Counter
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence
 
@@ -422,7 +430,8 @@ def make_splitter(spec: Mapping[str, Any] | str) -> Splitter:
 
 
 def make_split(meta, y: np.ndarray | None, spec: Mapping[str, Any], *,
-               tasks: Sequence[str] | None = None) -> dict[str, Any]:
+               tasks: Sequence[str] | None = None, modality: str | None = None,
+               fingerprints: np.ndarray | None = None, audit_gap: int = 0) -> dict[str, Any]:
     """Split a dataset by ``spec`` and audit it. Returns a JSON-able dict.
 
     meta: pandas DataFrame, N rows (``FeaturizedDataset.meta``); y: float32 (N, T) or None.
@@ -431,7 +440,8 @@ def make_split(meta, y: np.ndarray | None, spec: Mapping[str, Any], *,
           the others are listed in ``dropped`` before splitting, so no input is in two parts.
     Returns ``method``, ``params`` (the spec with all defaults filled in), ``seed``, ``n`` (rows of
     the dataset, dropped ones included), ``sizes``, ``train`` / ``valid`` / ``test`` (sorted row
-    lists), ``dropped`` and ``audit`` (:func:`leakage_audit`).
+    lists), ``dropped`` and ``audit`` (:func:`audit_split`; ``modality``, ``fingerprints`` and
+    ``audit_gap`` are passed on to it).
     """
     spec = dict(spec)
     dedupe = spec.pop("dedupe", False)
@@ -442,7 +452,7 @@ def make_split(meta, y: np.ndarray | None, spec: Mapping[str, Any], *,
     if y is not None and len(y) != n:
         raise ValueError(f"meta has {n} rows but y has {len(y)}")
 
-    key_column, keys = canonical_keys(meta)
+    _, keys = canonical_keys(meta)
     keep = np.arange(n, dtype=np.int64)
     if dedupe:
         keep = first_of_each(keys)
@@ -467,7 +477,8 @@ def make_split(meta, y: np.ndarray | None, spec: Mapping[str, Any], *,
         "sizes": {p: int(len(parts[p])) for p in PARTS},
         **{p: parts[p].tolist() for p in PARTS},
         "dropped": dropped.tolist(),
-        "audit": leakage_audit(keys, parts, key=key_column),
+        "audit": audit_split(meta, parts, method=splitter.name, modality=modality, fingerprints=fingerprints,
+                             gap=audit_gap, group_key=getattr(splitter, "key", None)),
     }
 
 
@@ -541,6 +552,521 @@ def leakage_audit(keys, parts: Mapping[str, Sequence[int]], *, key: str | None =
 
 def _shorten(text: str, width: int = 80) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
+
+
+# -- the wider audit: what a split shares besides identical inputs ------------------------------
+#: Tanimoto on Morgan bits at or above which a training molecule counts as a test molecule's neighbour
+NEIGHBOUR_TANIMOTO = 0.8
+#: test (or valid) molecules compared with all of train; above this a seeded sample is compared
+SIMILARITY_SAMPLE = 5000
+SAMPLE_SEED = 0
+#: edges of the max-similarity histogram: [0, 0.1), ..., [0.9, 1.0]; arange / 10, not linspace,
+#: so that an edge is the same double as the Tanimoto ratio 7/10 and a ratio lands in its own bin
+SIMILARITY_BINS = np.arange(11) / 10
+QUANTILES = {"min": 0.0, "q10": 0.1, "q25": 0.25, "median": 0.5, "q75": 0.75, "q90": 0.9, "max": 1.0}
+#: image meta columns that name the picture a row was taken from (biodl.featurizers.images writes scene)
+IMAGE_GROUP_COLUMNS = ("scene", "source_image")
+#: file stems of tiles cut from one image: "<source>_tile3", "<source>-crop_12", "<source>_r2c5", "<source>_x0_y512"
+_TILE_RE = re.compile(r"^(?P<source>.+?)[_\-. ](?:(?:tile|crop|patch|roi)[_\-]?\d+|r\d+[_\-]?c\d+|x\d+[_\-]y\d+)$",
+                      re.IGNORECASE)
+N_EXAMPLES = 5
+
+
+def audit_split(meta, parts: Mapping[str, Sequence[int]], *, method: str, modality: str | None = None,
+                fingerprints: np.ndarray | None = None, gap: int = 0, group_key: str | None = None,
+                max_audited: int = SIMILARITY_SAMPLE) -> dict[str, Any]:
+    """The whole leakage audit of a split: :func:`leakage_audit` plus what the modality shares.
+
+    meta:         pandas DataFrame, N rows; parts: {"train", "valid", "test"} → row positions.
+    method:       the split method's name, for the reading.
+    modality:     "molecule", "sequence" or "image" (the featurizer's); None: guessed from meta's
+                  columns (canonical_smiles → molecule; chrom → sequence; sha256 or scene → image).
+    fingerprints: optional uint8 (N, 2048) Morgan radius-2 bits of the rows (an ECFP featurization
+                  with those settings), so the molecule audit need not parse every SMILES again.
+    gap:          intervals at most this many bp apart count as adjacent (0: touching).
+    group_key:    the split's group column, audited beside the image group columns.
+    Returns ``key``, ``duplicated_keys``, ``rows_in_leaking_groups``, ``examples``,
+    ``within_part_duplicates`` (:func:`leakage_audit`), ``modality``, one of ``molecules``
+    (:func:`molecule_audit`), ``intervals`` (:func:`interval_audit`), ``groups``
+    (:func:`group_audit`) when it applies, and ``reading`` (:func:`audit_reading`).
+    """
+    key_column, keys = canonical_keys(meta)
+    audit = leakage_audit(keys, parts, key=key_column)
+    modality = modality or _guess_modality(meta)
+    audit["modality"] = modality
+    if modality == "molecule":
+        smiles_col = next((c for c in ("canonical_smiles", "input") if c in meta.columns), None)
+        if smiles_col is not None:
+            scaffolds = meta["scaffold"].to_numpy(dtype=object) if "scaffold" in meta.columns else None
+            audit["molecules"] = molecule_audit(meta[smiles_col].to_numpy(dtype=object), parts,
+                                                scaffolds=scaffolds, fingerprints=fingerprints,
+                                                max_audited=max_audited)
+    elif modality == "sequence":
+        chrom, start, end = intervals_of(meta)
+        audit["intervals"] = interval_audit(chrom, start, end, parts, gap=gap)
+    elif modality == "image":
+        columns = [c for c in IMAGE_GROUP_COLUMNS if c in meta.columns]
+        if group_key and group_key in meta.columns and group_key not in columns:
+            columns.append(group_key)
+        groups = {c: meta[c].to_numpy(dtype=object) for c in columns}
+        tiles = tile_sources(meta)
+        if tiles is not None:
+            groups["tile_source"] = tiles
+        audit["groups"] = group_audit(groups, parts)
+    audit["reading"] = audit_reading(method, audit)
+    return audit
+
+
+def _guess_modality(meta) -> str | None:
+    columns = set(meta.columns)
+    if "canonical_smiles" in columns:
+        return "molecule"
+    if "chrom" in columns:
+        return "sequence"
+    if columns & {"sha256", "scene"}:
+        return "image"
+    return None
+
+
+def _part_labels(n: int, parts: Mapping[str, Sequence[int]]) -> np.ndarray:
+    """int64 (n,) part number per row (0 train, 1 valid, 2 test), -1 for rows in no part (dropped)."""
+    label = np.full(n, -1, np.int64)
+    for k, part in enumerate(PARTS):
+        label[np.asarray(parts[part], dtype=np.int64)] = k
+    return label
+
+
+def _share(count: int, total: int) -> float | None:
+    return round(count / total, 4) if total else None
+
+
+# -- molecules ----------------------------------------------------------------------------------
+def molecule_audit(smiles, parts: Mapping[str, Sequence[int]], *, scaffolds=None,
+                   fingerprints: np.ndarray | None = None, threshold: float = NEIGHBOUR_TANIMOTO,
+                   max_audited: int = SIMILARITY_SAMPLE, seed: int = SAMPLE_SEED) -> dict[str, Any]:
+    """Scaffolds and near neighbours that valid and test molecules share with train.
+
+    smiles:       object (N,) SMILES per row; scaffolds: object (N,) Bemis–Murcko scaffold SMILES
+                  per row ('' or None: acyclic), computed with RDKit when not given.
+    fingerprints: uint8 (N, 2048) Morgan radius-2 bits, computed from ``smiles`` when not given.
+    Per part: ``n``; ``acyclic`` (no ring, so no scaffold: never counted as shared);
+    ``shared_scaffold`` / ``_share`` (rows whose scaffold occurs in train, of ``n``); ``scaffolds``
+    and ``scaffolds_in_train`` (distinct ones); ``scaffold_examples`` (the shared scaffolds with
+    most rows). Similarity, on all rows or on a seeded sample of ``max_audited`` when the part is
+    larger (``audited``, ``sample_of``): ``neighbour`` / ``_share`` (max Tanimoto to train ≥
+    ``threshold``), ``max_similarity`` quantiles and ``histogram`` counts on ``histogram_bins``.
+    ``unparsed`` rows (RDKit cannot read the SMILES) are left out of the similarity only.
+    """
+    from biodl import domain
+
+    smiles = np.asarray(smiles, dtype=object)
+    n = len(smiles)
+    label = _part_labels(n, parts)
+    if scaffolds is None:
+        scaffolds = _scaffolds(smiles)
+    scaffolds = np.array([s if isinstance(s, str) and s else None for s in scaffolds], dtype=object)
+    acyclic = np.array([s is None for s in scaffolds])
+    train_scaffolds = set(scaffolds[(label == TRAIN) & ~acyclic].tolist())
+
+    # rows whose similarity is measured: all of train, the rest up to max_audited per part
+    rng = np.random.default_rng(seed)
+    audited: dict[str, np.ndarray] = {}
+    for part in PARTS:
+        rows = np.flatnonzero(label == PARTS.index(part))
+        if part != "train" and len(rows) > max_audited:
+            rows = np.sort(rng.choice(rows, max_audited, replace=False))
+        audited[part] = rows
+    needed = np.concatenate(list(audited.values()))
+    if fingerprints is None:
+        bits = np.zeros((n, domain.N_BITS), np.uint8)
+        parsed = np.zeros(n, bool)
+        bits[needed], parsed[needed] = domain.fingerprints(smiles[needed].tolist())
+    else:
+        bits = np.asarray(fingerprints)
+        if bits.shape != (n, domain.N_BITS):
+            raise ValueError(f"fingerprints have shape {bits.shape}, expected ({n}, {domain.N_BITS})")
+        parsed = np.ones(n, bool)
+    train_rows = audited["train"][parsed[audited["train"]]]
+    reference = bits[train_rows]
+
+    # valid and test in one call: the reference's dense and sparse copies are built once
+    query_rows = {p: audited[p][parsed[audited[p]]] for p in ("valid", "test")}
+    both = np.concatenate([query_rows["valid"], query_rows["test"]])
+    sims = max_tanimoto(bits[both], reference) if len(reference) else None
+    similarity = {"valid": None if sims is None else sims[:len(query_rows["valid"])],
+                  "test": None if sims is None else sims[len(query_rows["valid"]):]}
+
+    out: dict[str, Any] = {
+        "fingerprint": f"Morgan radius {domain.RADIUS}, {domain.N_BITS} bits",
+        "threshold": threshold,
+        "histogram_bins": SIMILARITY_BINS.tolist(),
+        "train": {"n": int((label == TRAIN).sum()), "acyclic": int((acyclic & (label == TRAIN)).sum()),
+                  "scaffolds": len(train_scaffolds), "unparsed": int(len(audited["train"]) - len(train_rows))},
+    }
+    train_counts = Counter(scaffolds[(label == TRAIN) & ~acyclic].tolist())
+    for part in ("valid", "test"):
+        in_part = label == PARTS.index(part)
+        part_scaffolds = scaffolds[in_part & ~acyclic]
+        shared = np.fromiter((s in train_scaffolds for s in part_scaffolds), bool, len(part_scaffolds))
+        counts = Counter(part_scaffolds[shared].tolist())
+        # most rows first, then the scaffold text: deterministic whatever the row order
+        top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:N_EXAMPLES]
+        rows = query_rows[part]
+        stats = {
+            "n": int(in_part.sum()),
+            "acyclic": int((in_part & acyclic).sum()),
+            "shared_scaffold": int(shared.sum()),
+            "shared_scaffold_share": _share(int(shared.sum()), int(in_part.sum())),
+            "scaffolds": len(set(part_scaffolds.tolist())),
+            "scaffolds_in_train": len(counts),
+            "scaffold_examples": [{"scaffold": _shorten(s), "rows": c, "train_rows": train_counts[s]}
+                                  for s, c in top],
+            "audited": len(rows),
+            "sample_of": int(in_part.sum()) if len(audited[part]) < in_part.sum() else None,
+            "unparsed": int(len(audited[part]) - len(rows)),
+        }
+        stats.update(similarity_summary(similarity[part], threshold))
+        out[part] = stats
+    return out
+
+
+def _scaffolds(smiles: np.ndarray) -> np.ndarray:
+    """object (N,) Bemis–Murcko scaffold SMILES as the molecule featurizers write them ('' if acyclic,
+    None if RDKit cannot parse the SMILES)."""
+    from rdkit import RDLogger
+
+    from biodl.featurizers.molecules import describe_mol, parse_smiles
+
+    RDLogger.DisableLog("rdApp.*")
+    out = np.empty(len(smiles), dtype=object)
+    for i, smi in enumerate(smiles):
+        mol, _ = parse_smiles(smi)
+        out[i] = describe_mol(mol)[1] if mol is not None else None
+    return out
+
+
+def max_tanimoto(query: np.ndarray, reference: np.ndarray, *, dense_bits: int = 256, query_chunk: int = 256,
+                 reference_block: int = 32768) -> np.ndarray:
+    """Each query row's maximum Tanimoto similarity to any reference row: float64 (Q,).
+
+    query: uint8 0/1 (Q, B); reference: uint8 0/1 (R, B), R ≥ 1. Two empty rows have similarity 0.
+    Intersection counts are a matrix product split in two: the ``dense_bits`` bits most often set
+    in the reference by a float32 product (exact: counts < 2**24), the others by a sparse one.
+    Morgan bits are sparse and skewed (about 45 of 2048 on; the 256 commonest hold two thirds of
+    them), so the dense product is 8× smaller than a full one and the rare bits meet in few pairs.
+    The best pair per query is found on float32 ratios, then its ratio is recomputed in float64
+    from the integer counts, so a value equals ``inter / union`` by hand bit for bit. Rounding is
+    monotone, so float32 can only confuse ratios less than one float32 step apart, and ratios of
+    counts below 2,896 bits differ by more (real fingerprints have a few hundred bits at most).
+    Memory: about 12 bytes per query_chunk × reference_block entry (100 MiB at the defaults).
+    """
+    from scipy import sparse
+
+    query = np.asarray(query, dtype=np.uint8)
+    reference = np.asarray(reference, dtype=np.uint8)
+    if query.shape[1:] != reference.shape[1:]:
+        raise ValueError(f"query rows have {query.shape[1:]} bits, reference rows {reference.shape[1:]}")
+    order = np.argsort(-reference.sum(axis=0, dtype=np.int64), kind="stable")
+    dense_cols, rare_cols = np.sort(order[:dense_bits]), np.sort(order[dense_bits:])
+    q_on = query.sum(axis=1, dtype=np.int64)
+    r_on = reference.sum(axis=1, dtype=np.int64)
+    best = np.full(len(query), -1.0, np.float32)
+    best_inter = np.zeros(len(query), np.int64)
+    best_union = np.zeros(len(query), np.int64)
+
+    def rare_part(rows: np.ndarray):  # (len(rows), B - dense_bits) float32 CSR, built without a dense copy
+        r, c = np.nonzero(rows[:, rare_cols])
+        return sparse.csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=(len(rows), len(rare_cols)))
+
+    for r0 in range(0, len(reference), reference_block):
+        block = reference[r0:r0 + reference_block]
+        dense_t = np.ascontiguousarray(block[:, dense_cols].T, dtype=np.float32)   # (dense_bits, Rb)
+        rare_t = rare_part(block).T.tocsr() if len(rare_cols) else None           # (B - dense_bits, Rb)
+        # an empty reference row meets nothing (inter 0); counting it as one bit keeps the union > 0
+        block_on = np.maximum(r_on[r0:r0 + reference_block], 1).astype(np.float32)
+        for q0 in range(0, len(query), query_chunk):
+            chunk = query[q0:q0 + query_chunk]
+            inter = chunk[:, dense_cols].astype(np.float32) @ dense_t                # (Qc, Rb)
+            if rare_t is not None:
+                inter += (rare_part(chunk) @ rare_t).toarray()  # a dense add beats a scatter of ~5 % of entries
+            sim = block_on[None, :] - inter
+            sim += q_on[q0:q0 + query_chunk, None].astype(np.float32)
+            np.divide(inter, sim, out=sim)
+            j = sim.argmax(axis=1)
+            rows = np.arange(len(chunk))
+            top = sim[rows, j]
+            better = np.flatnonzero(top > best[q0:q0 + query_chunk])
+            at = q0 + better
+            best[at] = top[better]
+            best_inter[at] = inter[better, j[better]].astype(np.int64)
+            best_union[at] = q_on[at] + r_on[r0 + j[better]] - best_inter[at]
+    out = np.zeros(len(query))
+    np.divide(best_inter, best_union, out=out, where=best_union > 0)
+    return out
+
+
+def similarity_summary(max_sim: np.ndarray | None, threshold: float = NEIGHBOUR_TANIMOTO) -> dict[str, Any]:
+    """``neighbour`` / ``neighbour_share`` (values ≥ threshold), ``max_similarity`` quantiles
+    (min, q10, q25, median, q75, q90, max; linear interpolation, 4 decimals) and ``histogram``
+    (10 int counts on [0, 0.1), ..., [0.9, 1.0]) of float64 (Q,) similarities; all None without
+    a reference to compare with."""
+    if max_sim is None:
+        return {"neighbour": None, "neighbour_share": None, "max_similarity": None, "histogram": None}
+    max_sim = np.asarray(max_sim, dtype=np.float64)
+    near = int((max_sim >= threshold).sum())
+    bins = np.clip(np.searchsorted(SIMILARITY_BINS, max_sim, side="right") - 1, 0, len(SIMILARITY_BINS) - 2)
+    return {
+        "neighbour": near,
+        "neighbour_share": _share(near, len(max_sim)),
+        "max_similarity": ({k: round(float(np.quantile(max_sim, q)), 4) for k, q in QUANTILES.items()}
+                           if len(max_sim) else None),
+        "histogram": np.bincount(bins, minlength=len(SIMILARITY_BINS) - 1).tolist(),
+    }
+
+
+# -- DNA intervals ------------------------------------------------------------------------------
+def intervals_of(meta) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(chrom object (N,), start int64 (N,), end int64 (N,)) of each row; chrom None where a row
+    has no interval. From meta columns chrom / start / end (the FASTA reader parses headers such
+    as ``chr1:100-300`` or ``chr1:100-300(+)`` into them), else from ``id`` parsed the same way."""
+    import pandas as pd
+
+    if {"chrom", "start", "end"} <= set(meta.columns):
+        chrom, start, end = meta["chrom"], meta["start"], meta["end"]
+    elif "id" in meta.columns:
+        from biodl.sources import parse_regions
+
+        cols = parse_regions([str(v) if isinstance(v, str) else "" for v in meta["id"]])
+        chrom, start, end = (pd.Series(cols[c].to_pandas()) for c in ("chrom", "start", "end"))
+    else:
+        n = len(meta)
+        return np.full(n, None, object), np.zeros(n, np.int64), np.zeros(n, np.int64)
+    start = pd.to_numeric(pd.Series(start), errors="coerce").to_numpy(dtype=np.float64)
+    end = pd.to_numeric(pd.Series(end), errors="coerce").to_numpy(dtype=np.float64)
+    chrom = pd.Series(chrom).to_numpy(dtype=object)
+    ok = ~np.asarray(pd.isna(chrom), bool) & np.isfinite(start) & np.isfinite(end)
+    chrom = np.where(ok, chrom, None)
+    return (chrom, np.where(ok, start, 0).astype(np.int64), np.where(ok, end, 0).astype(np.int64))
+
+
+def interval_audit(chrom, start, end, parts: Mapping[str, Sequence[int]], *, gap: int = 0) -> dict[str, Any]:
+    """Genomic intervals of different parts that overlap or lie within ``gap`` bp of each other.
+
+    chrom: object (N,) chromosome per row (None: no interval); start, end: int64 (N,) half-open
+    [start, end) coordinates, as in BED files and the headers bedtools getfasta writes (1-based
+    closed headers such as samtools faidx writes need ``gap=1`` to call neighbours adjacent).
+    Two intervals overlap when they share a base; they are adjacent when they do not and the
+    bases between them number at most ``gap`` (0: touching, end of one = start of the other).
+    Returns ``coordinates``, ``gap``, ``rows`` / ``rows_without_interval``; ``pairs``: per pair
+    of parts the number of overlapping and of adjacent pairs of intervals; per valid / test part
+    ``n`` (rows with an interval), ``overlap_train`` (rows overlapping some train interval),
+    ``adjacent_train`` (rows overlapping none but adjacent to one) and their shares; ``examples``:
+    up to 5 pairs, train–test first. A sort and binary searches, O(N log N); pairs are counted,
+    never listed, so heavily tiled data costs no more.
+    """
+    import pandas as pd
+
+    gap = int(gap)
+    if gap < 0:
+        raise ValueError(f"gap must be >= 0, got {gap}")
+    chrom = np.asarray(chrom, dtype=object)
+    label = _part_labels(len(chrom), parts)
+    has = np.array([c is not None for c in chrom]) & (label >= 0)
+    rows = np.flatnonzero(has)
+    out: dict[str, Any] = {"coordinates": "half-open [start, end)", "gap": gap, "rows": len(rows),
+                           "rows_without_interval": int(((label >= 0) & ~has).sum())}
+    codes, names = pd.factorize(chrom[rows], sort=True)
+    s = np.asarray(start, np.int64)[rows]
+    e = np.maximum(np.asarray(end, np.int64)[rows], s)
+    order = np.lexsort((e, s, codes))
+    rows, codes, s, e, lab = rows[order], codes[order].astype(np.int64), s[order], e[order], label[rows][order]
+    # one sorted key per interval: chromosome number in the high digits, start in the low ones
+    big = int(e.max(initial=0)) + gap + 1
+    key = codes * big + s
+    n = len(rows)
+    idx = np.arange(n)
+    # later intervals (start ≥ this start) overlap while their start < this end, are adjacent
+    # while their start ≤ this end + gap: two ranges of sorted positions after this one
+    ov_hi = np.maximum(np.searchsorted(key, codes * big + e, side="left"), idx + 1)
+    near_hi = np.maximum(np.searchsorted(key, codes * big + e + gap, side="right"), ov_hi)
+    cum = np.zeros((len(PARTS), n + 1), np.int64)
+    for k in range(len(PARTS)):
+        cum[k, 1:] = np.cumsum(lab == k)
+
+    def later(k, lo, hi):  # intervals of part k at sorted positions lo..hi-1, per row
+        return cum[k][hi] - cum[k][lo]
+
+    pairs = {}
+    for a, b in ((TRAIN, VALID), (TRAIN, TEST), (VALID, TEST)):
+        n_ov = int(later(b, idx + 1, ov_hi)[lab == a].sum() + later(a, idx + 1, ov_hi)[lab == b].sum())
+        n_adj = int(later(b, ov_hi, near_hi)[lab == a].sum() + later(a, ov_hi, near_hi)[lab == b].sum())
+        pairs[f"{PARTS[a]}-{PARTS[b]}"] = {"overlap": n_ov, "adjacent": n_adj}
+    out["pairs"] = pairs
+
+    # earlier intervals reach this one when their end > this start (overlap) or ≥ start - gap:
+    # the running maximum of train ends, in the same chromosome-high key, answers both
+    train_end = np.where(lab == TRAIN, codes * big + e, -1)
+    before = np.concatenate([[-1], np.maximum.accumulate(train_end)[:-1]]) if n else train_end
+    overlap = (before > codes * big + s) | (later(TRAIN, idx + 1, ov_hi) > 0)
+    near = (before >= codes * big + s - gap) | (later(TRAIN, idx + 1, near_hi) > 0)
+    for k in (VALID, TEST):
+        mine = lab == k
+        n_ov, n_adj = int((overlap & mine).sum()), int((near & ~overlap & mine).sum())
+        out[PARTS[k]] = {"n": int(mine.sum()), "overlap_train": n_ov, "adjacent_train": n_adj,
+                         "overlap_train_share": _share(n_ov, int(mine.sum())),
+                         "adjacent_train_share": _share(n_adj, int(mine.sum()))}
+
+    def name(i):
+        return f"{names[codes[i]]}:{s[i]}-{e[i]}"
+
+    examples = []
+    for a, b in ((TRAIN, TEST), (VALID, TEST), (TRAIN, VALID)):
+        cross = np.where(lab == a, later(b, idx + 1, near_hi), 0) + np.where(lab == b, later(a, idx + 1, near_hi), 0)
+        for i in np.flatnonzero(cross)[:N_EXAMPLES]:
+            other = b if lab[i] == a else a
+            for j in range(i + 1, near_hi[i]):
+                if lab[j] == other and len(examples) < N_EXAMPLES:
+                    first, second = (i, j) if lab[i] == a else (j, i)
+                    examples.append({"parts": f"{PARTS[a]}-{PARTS[b]}",
+                                     "relation": "overlap" if j < ov_hi[i] else "adjacent",
+                                     "intervals": [name(first), name(second)]})
+                    break
+    out["examples"] = examples[:N_EXAMPLES]
+    return out
+
+
+# -- image groups -------------------------------------------------------------------------------
+def tile_sources(meta) -> np.ndarray | None:
+    """object (N,) source image of each row whose file name marks it a tile (``a_tile3.tif``,
+    ``a_r2c5.png``, ``a_x0_y512.tif`` → ``a``), the file stem otherwise; None when no name does."""
+    col = "file" if "file" in meta.columns else "input" if "input" in meta.columns else None
+    if col is None:
+        return None
+    stems = [Path(str(v)).stem if isinstance(v, str) else None for v in meta[col]]
+    matches = [_TILE_RE.match(s) if s else None for s in stems]
+    if not any(matches):
+        return None
+    return np.array([m["source"] if m else s for m, s in zip(matches, stems)], dtype=object)
+
+
+def group_audit(groups: Mapping[str, Sequence], parts: Mapping[str, Sequence[int]]) -> dict[str, Any]:
+    """Groups (values of a meta column) found in more than one part.
+
+    groups: column name → object (N,) group per row (None: no group). Per column: ``groups``
+    (distinct), ``in_several_parts``, ``rows_in_shared_groups``, ``valid_rows_with_train_group`` /
+    ``test_rows_with_train_group`` (rows whose group also has training rows) with their shares,
+    and ``examples``: up to 5 shared groups, most test rows first, with their rows per part.
+    """
+    import pandas as pd
+
+    out: dict[str, Any] = {}
+    for column, values in groups.items():
+        values = np.asarray(values, dtype=object)
+        label = _part_labels(len(values), parts)
+        codes, uniques = pd.factorize(values)
+        use = (codes >= 0) & (label >= 0)
+        counts = np.bincount(codes[use] * len(PARTS) + label[use],
+                             minlength=len(uniques) * len(PARTS)).reshape(-1, len(PARTS))
+        shared = np.flatnonzero((counts > 0).sum(axis=1) > 1)
+        in_train = counts[:, TRAIN] > 0
+        order = shared[np.lexsort((np.asarray(uniques, dtype=str)[shared], -counts[shared, TEST]))]
+        stats = {"groups": len(uniques), "in_several_parts": len(shared),
+                 "rows_in_shared_groups": int(counts[shared].sum())}
+        for k in (VALID, TEST):
+            mine = int((label == k).sum())  # rows without a group count too: they share nothing
+            hit = int(counts[in_train, k].sum())
+            stats[f"{PARTS[k]}_rows"] = mine
+            stats[f"{PARTS[k]}_rows_with_train_group"] = hit
+            stats[f"{PARTS[k]}_rows_with_train_group_share"] = _share(hit, mine)
+        stats["examples"] = [{"group": _shorten(str(uniques[g])), **{p: int(counts[g, k]) for k, p in enumerate(PARTS)}}
+                             for g in order[:N_EXAMPLES]]
+        out[column] = stats
+    return out
+
+
+# -- the reading --------------------------------------------------------------------------------
+def audit_reading(method: str, audit: Mapping[str, Any]) -> str:
+    """One plain-English line on what the audit means for the test scores; every number in it
+    is one of ``audit``'s."""
+    dups = audit.get("duplicated_keys") or 0
+    if dups:
+        identical = (f"{dups} identical input{'s' if dups != 1 else ''} ({audit.get('key')}) "
+                     f"occur{'s' if dups == 1 else ''} in more than one part")
+    else:
+        identical = "no identical input occurs in more than one part"
+    if "molecules" in audit:
+        text = _molecule_reading(audit["molecules"], method)
+    elif "intervals" in audit and audit["intervals"]["rows"]:
+        text = _interval_reading(audit["intervals"])
+    elif audit.get("groups"):
+        text = _group_reading(audit["groups"])
+    elif "intervals" in audit:
+        text = f"{identical}; the items carry no genomic coordinates (chr:start-end), so overlaps were not checked."
+        return f"{method} split: {text}"
+    elif dups:
+        return f"{method} split: {identical} — test scores partly measure recall of training inputs; set dedupe: true."
+    else:
+        return f"{method} split: {identical}."
+    return f"{method} split: {identical + '; ' if dups else ''}{text}"
+
+
+def _pct(share: float | None) -> str:
+    return "n/a" if share is None else f"{round(100 * share)} %"
+
+
+def _molecule_reading(mol: Mapping[str, Any], method: str) -> str:
+    t = mol["test"]
+    acyclic = f" ({t['acyclic']} acyclic, without a scaffold)" if t["acyclic"] else ""
+    text = (f"{t['shared_scaffold']} of {t['n']} test molecules ({_pct(t['shared_scaffold_share'])}) share a "
+            f"Bemis–Murcko scaffold with training{acyclic}")
+    if t["neighbour"] is not None:
+        sample = f" of a seeded sample of {t['audited']}" if t["sample_of"] else ""
+        text += (f" and {_pct(t['neighbour_share'])}{sample} have a training neighbour at Tanimoto ≥ "
+                 f"{mol['threshold']:g} (median max similarity {t['max_similarity']['median']:.2f})")
+    scaffold_share = t["shared_scaffold_share"] or 0.0
+    near_share = t["neighbour_share"] or 0.0
+    if scaffold_share >= 0.5 or near_share >= 0.5:
+        advice = ("test scores largely measure interpolation within scaffolds seen in training; use a scaffold "
+                  "split to measure generalization to new scaffolds" if method != "scaffold" else
+                  "the scaffolds are new but the molecules are close to training ones, so test scores "
+                  "overstate generalization to new chemistry")
+    elif t["shared_scaffold"] == 0:
+        advice = "test scores measure generalization to new scaffolds"
+        if near_share >= 0.1:
+            advice += f", though {_pct(near_share)} of test molecules have a close training analogue"
+    else:
+        advice = "test scores mix interpolation within known scaffolds and generalization to new ones"
+    if t["n"] and t["acyclic"] >= t["n"] / 2:
+        # an acyclic molecule has no scaffold to share, so the scaffold count cannot speak for it
+        advice += "; most test molecules are acyclic, so only the similarity says how new they are"
+    return f"{text} — {advice}."
+
+
+def _interval_reading(iv: Mapping[str, Any]) -> str:
+    t = iv["test"]
+    touching = "touches" if iv["gap"] == 0 else f"lies within {iv['gap']} bp of"
+    if t["overlap_train"] == 0 and t["adjacent_train"] == 0:
+        return f"no test interval overlaps or {touching} a training interval."
+    verb = "touch" if iv["gap"] == 0 else f"lie within {iv['gap']} bp of"
+    near = f" and {t['adjacent_train']} more {verb} one" if t["adjacent_train"] else ""
+    return (f"{t['overlap_train']} of {t['n']} test intervals ({_pct(t['overlap_train_share'])}) overlap a "
+            f"training interval{near} — test scores partly measure recall of neighbouring training sequence; "
+            "hold out whole chromosomes (method chromosome) to measure generalization to new regions.")
+
+
+def _group_reading(groups: Mapping[str, Any]) -> str:
+    # the column that puts most test images beside their training relatives speaks for the split
+    column, g = max(groups.items(), key=lambda kv: (kv[1]["test_rows_with_train_group"],
+                                                    kv[1]["in_several_parts"], kv[0]))
+    if g["in_several_parts"] == 0:
+        return f"no {' / '.join(groups)} occurs in more than one part."
+    if g["test_rows_with_train_group"] == 0:
+        return (f"no test image shares a {column} with training images ({g['in_several_parts']} {column}s span "
+                "valid and another part).")
+    return (f"{g['test_rows_with_train_group']} of {g['test_rows']} test images "
+            f"({_pct(g['test_rows_with_train_group_share'])}) share a {column} with training images "
+            f"({g['in_several_parts']} of {g['groups']} {column}s in more than one part) — test scores measure "
+            f"recognition of seen {column}s; split by group (key {column}) to measure generalization to new ones.")
 
 
 # -- files --------------------------------------------------------------------------------------

@@ -29,14 +29,20 @@ def inputs_checksum(manifest: Mapping[str, Any]) -> str:
 
 
 def split_dataset(features: str | Path, spec: Mapping, out: str | Path, *, seed: int = 0,
-                  dataset: str | None = None) -> dict:
-    """Split the featurized dataset at ``features`` by ``spec`` and write the split JSON."""
+                  dataset: str | None = None, audit_gap: int = 0) -> dict:
+    """Split the featurized dataset at ``features`` by ``spec`` and write the split JSON.
+
+    The leakage audit (:func:`biodl.splits.audit_split`) is told the featurizer's modality, and
+    reads the features themselves when they are the audit's own Morgan bits; ``audit_gap``: bp
+    between two intervals of different parts that still count as adjacent.
+    """
     from biodl.dataset import load_dataset
     from biodl.splits import make_split, save_split
 
     ds = load_dataset(features)
     spec = {"seed": seed, **spec}
-    split = make_split(ds.meta, ds.y, spec, tasks=ds.tasks)
+    split = make_split(ds.meta, ds.y, spec, tasks=ds.tasks, modality=featurizer_modality(ds.manifest),
+                       fingerprints=audit_fingerprints(ds), audit_gap=audit_gap)
     rows = ds.meta["row"].to_numpy()
     for part in (*PARTS, "dropped"):
         split[part] = rows[np.asarray(split[part], np.int64)].tolist()
@@ -44,6 +50,27 @@ def split_dataset(features: str | Path, spec: Mapping, out: str | Path, *, seed:
                   "reference_features": ds.manifest["featurizer"], "inputs_sha256": inputs_checksum(ds.manifest)})
     save_split(split, out)
     return split
+
+
+def featurizer_modality(manifest: Mapping[str, Any]) -> str | None:
+    """"molecule", "sequence" or "image": the modality of the featurizer that made the dataset."""
+    from biodl.featurizers import FEATURIZERS
+
+    kind = (manifest.get("featurizer") or {}).get("type")
+    return FEATURIZERS[kind].modality if kind in FEATURIZERS else None
+
+
+def audit_fingerprints(ds) -> np.ndarray | None:
+    """uint8 (N, 2048) X when the features are Morgan radius-2 bits as the audit computes them, else
+    None: parsing 100k SMILES again costs 15 s, reading the bits back costs nothing."""
+    from biodl import domain
+
+    f = ds.manifest.get("featurizer") or {}
+    same = (f.get("type") == "ecfp" and f.get("radius", 2) == domain.RADIUS and f.get("n_bits", 2048) == domain.N_BITS
+            and not f.get("counts", False) and not f.get("chirality", False))
+    if not same or ds.X.ndim != 2 or ds.X.shape[1] != domain.N_BITS or ds.X.dtype != np.uint8:
+        return None
+    return np.asarray(ds.X)
 
 
 def check_split_fits(ds, split: Mapping, where: str = "split") -> None:
