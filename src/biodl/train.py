@@ -512,12 +512,15 @@ def _epochs(config: TrainConfig, label: str):
 
 def fit(model_spec: dict, X_train: np.ndarray, y_train: np.ndarray, X_valid: np.ndarray, y_valid: np.ndarray,
         *, task_type: str, tasks: list[str], config: TrainConfig | dict | None = None,
-        n_classes: int | None = None, featurizer_spec: dict | None = None, log=None) -> tuple[TrainedModel, list]:
+        n_classes: int | None = None, featurizer_spec: dict | None = None, log=None,
+        progress=None) -> tuple[TrainedModel, list]:
     """Train one model on the training split, early-stopped on the validation split.
 
     X_*: arrays as stored on disk (N, ...); y_*: float32 (N, T), NaN = missing label (multiclass:
     class index in column 0). Returns the model with the best validation weights restored, and
-    the per-epoch history (list of dicts).
+    the per-epoch history (list of dicts). ``log(line)`` gets every epoch; ``progress(state)`` too,
+    as a dict (epoch, epochs, monitor, greater, score, best, best_epoch, patience, last: the fit's
+    final epoch), for ``biodl.progress``.
     """
     from biodl.device import describe_device
     from biodl.metrics import select_metrics
@@ -552,6 +555,10 @@ def fit(model_spec: dict, X_train: np.ndarray, y_train: np.ndarray, X_valid: np.
         if log:
             log(f"epoch {epoch:4d}  train_loss {train_loss:.4f}  valid_{monitor} {score:.4f}  lr {lr:.2e}")
         run.schedule.step(run.scheduler, score)
+        if progress:
+            progress({"epoch": epoch, "epochs": config.epochs, "monitor": monitor, "greater": greater,
+                      "score": score, "best": stopper.best, "best_epoch": stopper.best_epoch,
+                      "patience": config.patience, "last": stopper.should_stop or epoch == config.epochs - 1})
         if stopper.should_stop:
             break
     stopper.restore(model.module)

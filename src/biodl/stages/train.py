@@ -95,7 +95,7 @@ class _Plan:
     seed: int
     train_seed: int
 
-    def fit(self, overrides: Mapping, seed: int, log=None):
+    def fit(self, overrides: Mapping, seed: int, log=None, progress=None):
         """Train the experiment's model with ``overrides`` from ``seed`` on train, early-stopped on valid."""
         from biodl.train import TrainConfig, fit
 
@@ -105,7 +105,7 @@ class _Plan:
         X, y, train, valid = self.ds.X, self.ds.y, self.pos["train"], self.pos["valid"]
         return fit(model_spec, X[train], y[train], X[valid], y[valid], task_type=self.task_type, tasks=self.ds.tasks,
                    config=config, n_classes=self.experiment.get("n_classes"),
-                   featurizer_spec=self.ds.manifest["featurizer"], log=log)
+                   featurizer_spec=self.ds.manifest["featurizer"], log=log, progress=progress)
 
 
 def _plan(name: str, experiment: Mapping, features, split_path, seed: int) -> _Plan:
@@ -141,17 +141,20 @@ def _plan(name: str, experiment: Mapping, features, split_path, seed: int) -> _P
                  derive_seed(seed, name))
 
 
-def _search(plan: _Plan, log) -> tuple[tuple, list[dict]]:
+def _search(plan: _Plan, log, progress) -> tuple[tuple, list[dict]]:
     """Every trial from the experiment's seed; the best on the validation split and a row per trial."""
     from biodl.metrics import is_better
     from biodl.train import derive_seed
 
     trials, best = [], None
-    for i, overrides in enumerate(search_trials(plan.experiment.get("search"),
-                                                derive_seed(plan.seed, plan.name, "search"))):
+    overrides_list = search_trials(plan.experiment.get("search"), derive_seed(plan.seed, plan.name, "search"))
+    # the job's fits, for its progress and time estimate: every trial, then the other ensemble members
+    progress.start(len(overrides_list) + (plan.unc.members - 1 if plan.unc.method == "ensemble" else 0))
+    for i, overrides in enumerate(overrides_list):
         t0 = time.perf_counter()
         log(f"trial {i}: {json.dumps(overrides, sort_keys=True)}")
-        model, history = plan.fit(overrides, plan.train_seed, log)
+        progress.begin_fit(f"trial {i}")
+        model, history = plan.fit(overrides, plan.train_seed, log, progress.epoch)
         monitor = model.info["monitor"]
         score = model.info[f"best_valid_{monitor}"]
         trials.append({"trial": i, **{k: json.dumps(v) for k, v in overrides.items()}, f"valid_{monitor}": score,
@@ -162,7 +165,7 @@ def _search(plan: _Plan, log) -> tuple[tuple, list[dict]]:
     return best, trials
 
 
-def _ensemble_members(plan: _Plan, overrides: Mapping, log) -> list:
+def _ensemble_members(plan: _Plan, overrides: Mapping, log, progress) -> list:
     """Members 1..K-1 of a deep ensemble: the selected configuration from other seeds. A member
     that fails to train fails the run: a silently smaller ensemble would understate σ."""
     from biodl.train import derive_seed
@@ -172,8 +175,9 @@ def _ensemble_members(plan: _Plan, overrides: Mapping, log) -> list:
     members = []
     for k in range(1, plan.unc.members):
         log(f"ensemble member {k + 1} of {plan.unc.members}")
+        progress.begin_fit(f"ensemble member {k + 1} of {plan.unc.members}")
         try:
-            member, _ = plan.fit(overrides, derive_seed(plan.seed, plan.name, "member", str(k)))
+            member, _ = plan.fit(overrides, derive_seed(plan.seed, plan.name, "member", str(k)), log, progress.epoch)
         except Exception as exc:  # noqa: BLE001 — any failure of a member fails the ensemble, loudly
             raise UserError(f"experiment {plan.name!r}: ensemble member {k + 1} of {plan.unc.members} failed to "
                             f"train ({type(exc).__name__}: {exc}); no smaller ensemble is saved") from None
@@ -195,23 +199,27 @@ def _calibrate(plan: _Plan, model) -> None:
 
 
 def train_experiment(name: str, experiment: Mapping, features: str | Path, split_path: str | Path,
-                     out: str | Path, *, seed: int = 0, log: Callable[[str], None] | None = None) -> dict:
+                     out: str | Path, *, seed: int = 0, log: Callable[[str], None] | None = None,
+                     progress=None) -> dict:
     """Train the experiment's model (every search trial) on train, select on valid, save the best.
 
     Writes ``out/``: model.pt, history.csv (selected trial), search.csv (all trials, validation
-    score each) and manifest.json. Returns the manifest.
+    score each) and manifest.json. Returns the manifest. ``progress``: a
+    :class:`biodl.progress.TrainProgress` (fit k of K, epochs, time left).
     """
     from biodl.io import atomic_dir
+    from biodl.progress import NoProgress
 
     log = log or (lambda msg: None)
+    progress = progress or NoProgress()
     plan = _plan(name, experiment, features, split_path, seed)
-    (score, index, overrides, model, history), trials = _search(plan, log)
+    (score, index, overrides, model, history), trials = _search(plan, log, progress)
     monitor = model.info["monitor"]
     model.info.update({"experiment": name, "selected_trial": index, "selected_overrides": overrides,
                        "train_seed": plan.train_seed,
                        "split": {"method": plan.split.get("method"), "seed": plan.split.get("seed"),
                                  "path": str(split_path)}})
-    members = _ensemble_members(plan, overrides, log)
+    members = _ensemble_members(plan, overrides, log, progress)
     model.members = [m.module for m in members]
     _calibrate(plan, model)
     ds = plan.ds
@@ -229,6 +237,7 @@ def train_experiment(name: str, experiment: Mapping, features: str | Path, split
         (tmp / "history.csv").write_text(_csv(history))
         (tmp / "search.csv").write_text(_csv(trials))
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+    progress.finish(monitor, score)
     return manifest
 
 
