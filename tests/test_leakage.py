@@ -99,6 +99,17 @@ def test_acyclic_molecules_are_counted_apart_and_never_as_sharing():
     assert molecule_audit(meta["input"], parts) == mol
 
 
+def test_unparseable_smiles_are_left_out_of_the_similarity_only():
+    smiles = ["c1ccccc1O", "C1CC", "c1ccccc1N", "CCO", "c1ccccc1C", "not a smiles", "c1ccncc1"]
+    parts = {"train": [0, 1, 2], "valid": [3], "test": [4, 5, 6]}
+    mol = molecule_audit(smiles, parts)
+    assert mol["train"]["unparsed"] == 1
+    assert mol["test"]["unparsed"] == 1 and mol["test"]["audited"] == 2 and sum(mol["test"]["histogram"]) == 2
+    assert mol["test"]["n"] == 3 and mol["test"]["shared_scaffold"] == 1  # toluene; the pyridine is new
+    expected = rdkit_max_similarity(["c1ccccc1C", "c1ccncc1"], ["c1ccccc1O", "c1ccccc1N"])
+    assert mol["test"]["max_similarity"]["max"] == round(max(expected), 4)
+
+
 def test_neighbours_quantiles_and_histogram_match_rdkit_by_brute_force():
     smiles = series_smiles()
     meta = molecule_meta(smiles)

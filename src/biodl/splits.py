@@ -676,32 +676,34 @@ def molecule_audit(smiles, parts: Mapping[str, Sequence[int]], *, scaffolds=None
         if part != "train" and len(rows) > max_audited:
             rows = np.sort(rng.choice(rows, max_audited, replace=False))
         audited[part] = rows
-    needed = np.concatenate(list(audited.values()))
+    # one array of bits in part order (train, valid, test), so train is a slice of it, not a copy
+    needed = np.concatenate([audited[p] for p in PARTS])
     if fingerprints is None:
-        bits = np.zeros((n, domain.N_BITS), np.uint8)
-        parsed = np.zeros(n, bool)
-        bits[needed], parsed[needed] = domain.fingerprints(smiles[needed].tolist())
+        bits, parsed = morgan_bits(smiles[needed])
     else:
-        bits = np.asarray(fingerprints)
-        if bits.shape != (n, domain.N_BITS):
-            raise ValueError(f"fingerprints have shape {bits.shape}, expected ({n}, {domain.N_BITS})")
-        parsed = np.ones(n, bool)
-    train_rows = audited["train"][parsed[audited["train"]]]
-    reference = bits[train_rows]
+        if np.shape(fingerprints) != (n, domain.N_BITS):
+            raise ValueError(f"fingerprints have shape {np.shape(fingerprints)}, expected ({n}, {domain.N_BITS})")
+        bits, parsed = np.asarray(fingerprints[needed], dtype=np.uint8), np.ones(len(needed), bool)
+    ends = np.cumsum([len(audited[p]) for p in PARTS])
+    span = {p: slice(ends[k] - len(audited[p]), ends[k]) for k, p in enumerate(PARTS)}
+    reference = bits[span["train"]]
+    if not parsed[span["train"]].all():
+        reference = reference[parsed[span["train"]]]
+    n_unparsed = {p: int((~parsed[span[p]]).sum()) for p in PARTS}
 
     # valid and test in one call: the reference's dense and sparse copies are built once
-    query_rows = {p: audited[p][parsed[audited[p]]] for p in ("valid", "test")}
-    both = np.concatenate([query_rows["valid"], query_rows["test"]])
-    sims = max_tanimoto(bits[both], reference) if len(reference) else None
-    similarity = {"valid": None if sims is None else sims[:len(query_rows["valid"])],
-                  "test": None if sims is None else sims[len(query_rows["valid"]):]}
+    queries = np.concatenate([np.flatnonzero(parsed[span[p]]) + span[p].start for p in ("valid", "test")])
+    sims = max_tanimoto(bits[queries], reference) if len(reference) else None
+    n_valid = int(parsed[span["valid"]].sum())
+    similarity = {"valid": None if sims is None else sims[:n_valid],
+                  "test": None if sims is None else sims[n_valid:]}
 
     out: dict[str, Any] = {
         "fingerprint": f"Morgan radius {domain.RADIUS}, {domain.N_BITS} bits",
         "threshold": threshold,
         "histogram_bins": SIMILARITY_BINS.tolist(),
         "train": {"n": int((label == TRAIN).sum()), "acyclic": int((acyclic & (label == TRAIN)).sum()),
-                  "scaffolds": len(train_scaffolds), "unparsed": int(len(audited["train"]) - len(train_rows))},
+                  "scaffolds": len(train_scaffolds), "unparsed": n_unparsed["train"]},
     }
     train_counts = Counter(scaffolds[(label == TRAIN) & ~acyclic].tolist())
     for part in ("valid", "test"):
@@ -711,7 +713,6 @@ def molecule_audit(smiles, parts: Mapping[str, Sequence[int]], *, scaffolds=None
         counts = Counter(part_scaffolds[shared].tolist())
         # most rows first, then the scaffold text: deterministic whatever the row order
         top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:N_EXAMPLES]
-        rows = query_rows[part]
         stats = {
             "n": int(in_part.sum()),
             "acyclic": int((in_part & acyclic).sum()),
@@ -721,9 +722,9 @@ def molecule_audit(smiles, parts: Mapping[str, Sequence[int]], *, scaffolds=None
             "scaffolds_in_train": len(counts),
             "scaffold_examples": [{"scaffold": _shorten(s), "rows": c, "train_rows": train_counts[s]}
                                   for s, c in top],
-            "audited": len(rows),
+            "audited": len(audited[part]) - n_unparsed[part],
             "sample_of": int(in_part.sum()) if len(audited[part]) < in_part.sum() else None,
-            "unparsed": int(len(audited[part]) - len(rows)),
+            "unparsed": n_unparsed[part],
         }
         stats.update(similarity_summary(similarity[part], threshold))
         out[part] = stats
@@ -743,6 +744,27 @@ def _scaffolds(smiles: np.ndarray) -> np.ndarray:
         mol, _ = parse_smiles(smi)
         out[i] = describe_mol(mol)[1] if mol is not None else None
     return out
+
+
+def morgan_bits(smiles) -> tuple[np.ndarray, np.ndarray]:
+    """(uint8 (N, 2048) Morgan radius-2 bits, bool (N,) parsed) of N SMILES, as
+    :mod:`biodl.domain` computes them; rows RDKit cannot parse are zeros. One molecule at a time:
+    holding 100k parsed molecules would take gigabytes."""
+    from rdkit import Chem, RDLogger
+    from rdkit.Chem import rdFingerprintGenerator
+
+    from biodl import domain
+
+    RDLogger.DisableLog("rdApp.*")
+    generator = rdFingerprintGenerator.GetMorganGenerator(radius=domain.RADIUS, fpSize=domain.N_BITS)
+    bits = np.zeros((len(smiles), domain.N_BITS), np.uint8)
+    parsed = np.zeros(len(smiles), bool)
+    for i, smi in enumerate(smiles):
+        mol = Chem.MolFromSmiles(smi) if isinstance(smi, str) and smi else None
+        if mol is not None:
+            bits[i] = generator.GetFingerprintAsNumPy(mol)
+            parsed[i] = True
+    return bits, parsed
 
 
 def max_tanimoto(query: np.ndarray, reference: np.ndarray, *, dense_bits: int = 256, query_chunk: int = 256,
