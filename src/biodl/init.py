@@ -744,7 +744,11 @@ def init_project(directory: str | Path, data: list[str | Path], *, smiles: str |
         body, experiments = _molecules(paths[0], directory, dataset, opts, found)
     if dataset == "index" or "index" in experiments:
         raise UserError("the name 'index' is taken by the leaderboard page: give --name")
-    command = " ".join(shlex.quote(a) for a in ["biodl", "init", str(directory), "--data", *map(str, paths)])
+    options = [(flag, value) for flag, value in (("--smiles", smiles), ("--id", id), ("--labels", labels),
+                                                  ("--name", name)) if value]
+    options += [("--target", t) for t in targets or []]
+    command = shlex.join(["biodl", "init", str(directory), "--data", *map(str, paths),
+                          *[str(x) for pair in options for x in pair]])
     header = [
         f"# biodl project config, written by `{command}`.",
         "# Run it from the biodl checkout:  snakemake --cores 2 --directory <this project>",
