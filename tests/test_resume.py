@@ -50,7 +50,7 @@ def killed(tmp_path_factory):
     """A run killed with SIGKILL (Snakemake and every job in its process group) once fs_gpu's training
     has logged its first epoch."""
     work = _workdir(tmp_path_factory, "killed")
-    log = work / "logs" / "train" / "fs_gpu.log"
+    log = work / "logs" / "train" / "fs_gpu" / "rep0.log"
     process = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2", *TARGETS], cwd=work,
                                env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
@@ -68,10 +68,10 @@ def killed(tmp_path_factory):
 
 def test_kill_interrupts_training(killed):
     # the training job was cut off: its epoch log stops early and its model never got written
-    log = (killed / "logs" / "train" / "fs_gpu.log").read_text()
+    log = (killed / "logs" / "train" / "fs_gpu" / "rep0.log").read_text()
     assert "epoch   59" not in log
-    assert not (killed / "results" / "models" / "fs_gpu" / "manifest.json").exists()
-    assert not any((killed / "results" / "metrics").glob("*.json"))
+    assert not (killed / "results" / "models" / "fs_gpu" / "rep0" / "manifest.json").exists()
+    assert not any((killed / "results" / "metrics").rglob("*.json"))
     # a plain rerun refuses to start, saying what to do: the lock Snakemake left behind needs --unlock,
     # an output a killed job may have half-written (marked incomplete) needs --rerun-incomplete
     proc = snakemake(killed, "--cores", "2", *TARGETS)

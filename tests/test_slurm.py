@@ -146,7 +146,7 @@ def runs(slurm_cluster, tmp_path_factory):
 
 
 def _device(work: Path, name: str) -> dict:
-    return json.loads((work / "results" / "models" / name / "manifest.json").read_text())["info"]["device"]
+    return json.loads((work / "results" / "models" / name / "rep0" / "manifest.json").read_text())["info"]["device"]
 
 
 def test_training_ran_under_slurm_with_the_granted_gpu(runs):
@@ -162,7 +162,7 @@ def test_training_ran_under_slurm_with_the_granted_gpu(runs):
     assert gpu["granted_gpus"] in ("0", "1") and gpu["cuda_visible_devices"] in ("0", "1")
     # the fake GPU has no CUDA behind it: auto fell back to the CPU, with a warning in the job's log
     assert gpu["device"] == "cpu"
-    log = (cluster / "logs" / "train" / "fs_gpu.log").read_text()
+    log = (cluster / "logs" / "train" / "fs_gpu" / "rep0.log").read_text()
     assert "a GPU was requested for this job" in log and "training on CPU" in log
     # the CPU experiment asked for no GPU and got none
     assert cpu["gpu_requested"] is False and cpu["granted_gpus"] is None and cpu["cuda_visible_devices"] is None

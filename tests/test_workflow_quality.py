@@ -35,7 +35,7 @@ def test_lint_is_clean(workdir):
 def test_gpu_experiment_asks_for_a_gpu(workdir):
     shutil.copy(ROOT / "tests" / "configs" / "slurm.yaml", workdir / "config" / "config.yaml")
     proc = snakemake(workdir, "--dry-run", "--printshellcmds", "--cores", "2",
-                     "results/models/fs_gpu/manifest.json", "results/models/fs_cpu/manifest.json")
+                     "results/models/fs_gpu/rep0/manifest.json", "results/models/fs_cpu/rep0/manifest.json")
     assert proc.returncode == 0, proc.stderr[-3000:]
     blocks = {m.group(1): m.group(0) for m in re.finditer(r"rule train:.*?wildcards: experiment=(\w+).*?"
                                                           r"biodl train", proc.stdout, re.DOTALL)}
@@ -74,9 +74,9 @@ def test_changing_one_experiment_reruns_only_its_jobs(workdir):
     pending = {path for path, (_, plan) in _plan(workdir).items() if plan != "no update"}
     # that experiment's model and everything downstream of it (its baseline is untouched), and the
     # leaderboard over all experiments
-    expected = {f"results/models/{name}/manifest.json", f"results/models/{name}/model.pt",
-                f"results/predictions/{name}.parquet",
-                f"results/metrics/{name}.json"}
+    expected = {f"results/models/{name}/rep0/manifest.json", f"results/models/{name}/rep0/model.pt",
+                f"results/predictions/{name}/rep0.parquet",
+                f"results/metrics/{name}/rep0.json", f"results/metrics/{name}.json"}
     assert expected <= pending
     assert pending - expected <= {f"results/reports/{name}.html", "results/reports/index.html"}
 
@@ -84,16 +84,17 @@ def test_changing_one_experiment_reruns_only_its_jobs(workdir):
     config["experiments"][name]["baseline"]["min_samples_leaf"] = 3
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     pending = {path for path, (_, plan) in _plan(workdir).items() if plan != "no update"}
-    assert {f"results/predictions/{name}.baseline.parquet", f"results/metrics/{name}.json"} <= pending
+    assert {f"results/predictions/{name}/rep0.baseline.parquet", f"results/metrics/{name}/rep0.json",
+            f"results/metrics/{name}.json"} <= pending
     assert not any(p.startswith(("results/models/", "results/features/")) for p in pending)
 
     # model.pt is train's declared output and predict's input: a lost model file is retrained and
     # predicted again, not read by a predict job that Snakemake thinks is up to date
     config_path.write_text(original)
-    proc = snakemake(workdir, "--dry-run", "--forceall", "--cores", "1", f"results/predictions/{name}.parquet")
+    proc = snakemake(workdir, "--dry-run", "--forceall", "--cores", "1", f"results/predictions/{name}/rep0.parquet")
     blocks = {b.split("\n", 1)[0].strip(): b for b in proc.stdout.split("rule ")[1:]}
-    assert f"results/models/{name}/model.pt" in blocks["train:"].split("output:")[1].split("\n")[0]
-    assert f"results/models/{name}/model.pt" in blocks["predict:"].split("input:")[1].split("\n")[0]
+    assert f"results/models/{name}/rep0/model.pt" in blocks["train:"].split("output:")[1].split("\n")[0]
+    assert f"results/models/{name}/rep0/model.pt" in blocks["predict:"].split("input:")[1].split("\n")[0]
 
 
 @pytest.mark.parametrize("where, edit, key", [

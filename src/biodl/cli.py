@@ -183,10 +183,14 @@ def cmd_split(args) -> int:
 
 
 def cmd_train(args) -> int:
+    from biodl.progress import TrainProgress
     from biodl.stages.train import train_experiment
 
+    # progress lines go to stdout: the train rule sends stderr to the log, so Snakemake's console shows them
+    progress = TrainProgress(args.progress_label or args.name, every=args.progress, log=_logger(args.verbose)) \
+        if args.progress > 0 else None
     manifest = train_experiment(args.name, _experiment_from_args(args), args.features, args.split, args.out,
-                                seed=args.seed, log=_logger(args.verbose))
+                                seed=args.seed, log=_logger(args.verbose), progress=progress)
     scores = {k: round(v, 4) for k, v in manifest.items() if k.startswith("valid_") and v is not None}
     print(f"{args.out}: {manifest['model_spec']['type']} trained, trial {manifest['selected_trial']} of "
           f"{manifest['n_trials']} selected, {scores}", file=sys.stderr)
@@ -229,10 +233,21 @@ def cmd_evaluate(args) -> int:
     from biodl.stages.evaluate import evaluate_experiment
 
     result = evaluate_experiment(args.name, args.predictions, args.split, args.out, task_type=args.task,
-                                 model_manifest=args.model_manifest)
+                                 model_manifest=args.model_manifest, replicate=args.replicate)
     for model, parts in result["models"].items():
         line = ", ".join(f"{part} {_headline(scores)}" for part, scores in parts.items())
-        print(f"{args.name} {model}: {line}", file=sys.stderr)
+        print(f"{args.name} replicate {args.replicate} {model}: {line}", file=sys.stderr)
+    return 0
+
+
+def cmd_summarize(args) -> int:
+    from biodl.stages.evaluate import summarize_replicates
+
+    result = summarize_replicates(args.metrics, args.out)
+    for model, parts in result["models"].items():
+        line = ", ".join(f"{part} {_headline(scores)}" for part, scores in parts.items())
+        print(f"{result['experiment']} {model} (mean of {result['n_replicates']} replicates): {line}",
+              file=sys.stderr)
     return 0
 
 
@@ -295,6 +310,29 @@ def cmd_check(args) -> int:
     return 0
 
 
+def cmd_init(args) -> int:
+    from biodl.init import init_project, next_steps
+
+    project = init_project(args.directory, args.data, smiles=args.smiles, id=args.id, targets=args.target,
+                           labels=args.labels, name=args.name, force=args.force)
+    print("\n".join(next_steps(project)))
+    return 0
+
+
+def cmd_status(args) -> int:
+    from biodl.progress import format_status, project_status
+
+    directory = Path(args.directory)
+    if not directory.is_dir():
+        raise UserError(f"no such project directory: {directory}")
+    rows = project_status(directory)
+    if not rows:
+        print(f"{directory}: no training job has started (no logs under {directory / 'logs' / 'train'})")
+        return 0
+    print(format_status(rows), end="")
+    return 0
+
+
 def input_args(p: argparse.ArgumentParser) -> None:
     """Raw input files and how to read them (featurize and raw-mode predict)."""
     p.add_argument("inputs", nargs="*", help="CSV / SDF / FASTA file(s) or an image folder")
@@ -313,6 +351,28 @@ def build_parser() -> argparse.ArgumentParser:
                                    "first mistake's key path, exit code 2; exit 0 when it is fine.")
     p.add_argument("--config", default="config/config.yaml", help="config file (default: config/config.yaml)")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("init", help="start a project: inspect your data, write DIR/config/config.yaml",
+                       description="Look at your data (a CSV / TSV / SDF of molecules, FASTA files one per class, "
+                                   "or an image folder) and write DIR/config/config.yaml, a commented config for "
+                                   "it; then run the workflow with: snakemake --cores 2 --directory DIR")
+    p.add_argument("directory", help="project directory (created; results and logs go under it)")
+    p.add_argument("--data", nargs="+", required=True, metavar="PATH",
+                   help="a CSV / TSV / SDF file, FASTA files (one per class, the first is class 1), or an image folder")
+    p.add_argument("--smiles", help="table column with SMILES (default: found by parsing a sample with RDKit)")
+    p.add_argument("--id", help="column with unique ids (default: a unique column named like an id, if any)")
+    p.add_argument("--target", action="append",
+                   help="target column (repeatable; default: every numeric column besides ids); FASTA: the task name")
+    p.add_argument("--labels", help="images: a CSV with a column of image file names and numeric targets")
+    p.add_argument("--name", help="dataset name (default: from the data file or folder)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing DIR/config/config.yaml")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("status", help="training progress of a project, one line per training job",
+                       description="Read DIR/logs/train/**/*.log and print one line per training job: experiment, "
+                                   "replicate, fit k/K, epoch, best validation score, state and time left.")
+    p.add_argument("directory", nargs="?", default=".", help="project directory (default: .)")
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("featurize", help="raw inputs -> featurized dataset directory",
                        description="Featurize raw inputs into X.npy / y.npy / meta.parquet / rejects.csv / "
@@ -354,6 +414,10 @@ def build_parser() -> argparse.ArgumentParser:
     experiment_args(p)
     p.add_argument("--threads", type=_positive_int, help="CPU threads for torch (default: torch's own choice)")
     p.add_argument("-v", "--verbose", action="store_true", help="log every epoch")
+    p.add_argument("--progress", type=float, default=20.0, metavar="SECONDS",
+                   help="print a progress line on stdout at most every SECONDS (plus the first epoch and the "
+                        "end of each fit; default 20; 0: none)")
+    p.add_argument("--progress-label", help="name at the start of progress lines (default: --name)")
     p.add_argument("-o", "--out", required=True, help="output model directory")
     p.set_defaults(func=cmd_train)
 
@@ -389,8 +453,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", required=True)
     p.add_argument("--task", help="task type (regression, binary, multiclass; default: inferred)")
     p.add_argument("--model-manifest", help="the model directory's manifest.json (records the selection)")
+    p.add_argument("--replicate", type=int, default=0, help="replicate index, recorded in the metrics (default 0)")
     p.add_argument("-o", "--out", required=True)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("summarize", help="replicate metrics JSONs -> one summary (mean ± sd, intervals, verdicts)")
+    p.add_argument("--metrics", nargs="+", required=True, help="metrics JSON of each replicate, replicate 0 first")
+    p.add_argument("-o", "--out", required=True)
+    p.set_defaults(func=cmd_summarize)
 
     p = sub.add_parser("report", help="one experiment -> self-contained HTML report",
                        description="Render an experiment's report (scores beside the baseline, data and split "

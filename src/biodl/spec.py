@@ -384,6 +384,8 @@ def _build_spec_classes():
         baseline=(baseline_type, None),  # left out: no baseline
         test_sets=(list[Name], Field(default_factory=list)),
         gpu=(bool, False),
+        # replicate r splits with seed + r and trains with seed + r; scores are reported as mean ± sd
+        replicates=(Annotated[int, Bounds(ge=1, le=100)], 1),
         uncertainty=(blocks["uncertainty"], Field(default_factory=blocks["uncertainty"])),
     )
     config = create_model(

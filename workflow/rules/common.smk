@@ -35,6 +35,7 @@ wildcard_constraints:
     featurizer="[A-Za-z0-9][A-Za-z0-9_-]*",
     experiment="[A-Za-z0-9][A-Za-z0-9_-]*",
     split="[A-Za-z0-9][A-Za-z0-9_-]*",
+    rep="[0-9]+",
 
 
 def features_dir(dataset, featurizer):
@@ -50,8 +51,19 @@ def reference_featurizer(dataset):
     return SPEC.datasets[dataset].featurizers[0]
 
 
-def split_file(exp):
-    return f"results/splits/{exp.dataset}/{exp.split}.json"
+def replicate_seed(wildcards):
+    """Replicate r splits and trains with seed + r: replicate 0 is the single run of seed."""
+    return SPEC.seed + int(wildcards.rep)
+
+
+def split_file(exp, rep):
+    """Experiments on one dataset and split share their replicate splits."""
+    return f"results/splits/{exp.dataset}/{exp.split}/rep{rep}.json"
+
+
+def replicate_metrics(exp_name):
+    exp = SPEC.experiments[exp_name]
+    return [f"results/metrics/{exp_name}/rep{r}.json" for r in range(exp.replicates)]
 
 
 def test_set_args(exp, featurizer):
@@ -71,10 +83,12 @@ def baseline_featurizer(exp):
     return exp.baseline.featurizer or exp.featurizer
 
 
-def evaluation_inputs(wc):
-    inputs = [f"results/predictions/{wc.experiment}.parquet"]
+def evaluation_inputs(wc, rep=None):
+    """The deep model's and the baseline's prediction tables of one replicate (default: the job's)."""
+    rep = wc.rep if rep is None else rep
+    inputs = [f"results/predictions/{wc.experiment}/rep{rep}.parquet"]
     if experiment(wc).baseline is not None:
-        inputs.append(f"results/predictions/{wc.experiment}.baseline.parquet")
+        inputs.append(f"results/predictions/{wc.experiment}/rep{rep}.baseline.parquet")
     return inputs
 
 

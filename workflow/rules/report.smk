@@ -2,10 +2,11 @@ rule report:
     wildcard_constraints:
         experiment=r"(?!index\.html$)[A-Za-z0-9_-]+",  # index.html is the leaderboard
     input:
+        # the summary over replicates; figures show replicate 0
         metrics="results/metrics/{experiment}.json",
-        predictions=evaluation_inputs,
-        model="results/models/{experiment}/manifest.json",
-        split=lambda wc: split_file(experiment(wc)),
+        predictions=lambda wc: evaluation_inputs(wc, rep=0),
+        model="results/models/{experiment}/rep0/manifest.json",
+        split=lambda wc: split_file(experiment(wc), 0),
         features=lambda wc: f"{features_dir(experiment(wc).dataset, experiment(wc).featurizer)}/manifest.json",
     output:
         report(
