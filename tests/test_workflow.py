@@ -100,7 +100,7 @@ def test_small_config_every_stage_and_identical_metrics(small_runs):
     fs = json.loads((first / "results" / "metrics" / "fs_mlp.json").read_text())
     assert fs["selection"]["n_trials"] == 2 and fs["split"]["method"] == "scaffold"
     assert fs["models"]["mlp"]["test"]["mean"]["rmse"] > 0
-    search = (first / "results" / "models" / "fs_mlp" / "search.csv").read_text().splitlines()
+    search = (first / "results" / "models" / "fs_mlp" / "rep0" / "search.csv").read_text().splitlines()
     assert len(search) == 3  # header + one row per trial, each scored on the validation split
     for stage in ("split", "train", "predict", "baseline", "evaluate", "report"):
         assert any((first / "logs" / stage).rglob("*.log")), stage
@@ -117,7 +117,7 @@ def test_small_config_uncertainty_in_metrics(small_runs):
     for model in ("cnn1d", "logistic_regression"):  # every classifier is scored for calibration
         assert dna["models"][model]["test"]["uncertainty"]["oct4"]["ece"] is not None
     assert "uncalibrated" in dna["models"]["cnn1d"]["test"]["uncertainty"]["oct4"]
-    cells = json.loads((first / "results" / "models" / "cells_cnn" / "manifest.json").read_text())
+    cells = json.loads((first / "results" / "models" / "cells_cnn" / "rep0" / "manifest.json").read_text())
     assert cells["info"]["train_config"]["loss"] == "gaussian_nll" and cells["calibration"]["levels"] == [0.8]
 
 
@@ -134,6 +134,39 @@ def test_reports_are_self_contained_pages(small_runs):
     index = (reports / "index.html").read_text()
     for name in ("fs_mlp", "dna_cnn", "cells_cnn"):
         assert f'href="{name}.html"' in index
+
+
+def test_replicates_are_summarized_with_intervals_and_verdicts(small_runs):
+    """dna_cnn has `replicates: 2`: two splits (seed 7 and 8), two models, one summary whose means
+    and sds are those of the replicate files, and a report and leaderboard that say so."""
+    work = small_runs[0]
+    reps = [json.loads((work / "results" / "metrics" / "dna_cnn" / f"rep{r}.json").read_text()) for r in (0, 1)]
+    assert [r["replicate"] for r in reps] == [0, 1]
+    splits = [json.loads((work / "results" / "splits" / "dna" / "random" / f"rep{r}.json").read_text()) for r in (0, 1)]
+    assert [s["seed"] for s in splits] == [7, 8] and splits[0]["test"] != splits[1]["test"]
+    summary = json.loads((work / "results" / "metrics" / "dna_cnn.json").read_text())
+    assert summary["n_replicates"] == 2 and [r["seed"] for r in summary["replicates"]] == [7, 8]
+    for model in ("cnn1d", "logistic_regression"):
+        values = [r["models"][model]["test"]["mean"]["roc_auc"] for r in reps]
+        test = summary["models"][model]["test"]
+        assert test["values"]["roc_auc"] == values
+        assert test["mean"]["roc_auc"] == pytest.approx(np.mean(values))
+        assert test["sd"]["roc_auc"] == pytest.approx(np.std(values, ddof=1))
+        low, high = test["interval"]["roc_auc"]
+        assert low <= test["mean"]["roc_auc"] <= high
+    comparison = summary["comparisons"]["test"]
+    assert comparison["verdict"] in ("better", "worse", "no clear difference")
+    low, high = comparison["interval"]
+    assert (comparison["verdict"] == "no clear difference") == (low <= 0 <= high)
+    assert summary["reference"]["test"]["scores"]["roc_auc"] == 0.5
+    # a single-replicate experiment: sd 0, its one value
+    fs = json.loads((work / "results" / "metrics" / "fs_mlp.json").read_text())
+    assert fs["n_replicates"] == 1 and fs["models"]["mlp"]["test"]["sd"]["rmse"] == 0.0
+    html = (work / "results" / "reports" / "dna_cnn.html").read_text()
+    assert "Replicates" in html and "mean of 2 replicates" in html and "95 % CI" in html
+    assert ("better" if comparison["verdict"] == "better" else comparison["verdict"]) in html
+    index = (work / "results" / "reports" / "index.html").read_text()
+    assert "± " in index and comparison["verdict"] in index
 
 
 def _chromium() -> str | None:

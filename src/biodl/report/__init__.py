@@ -60,29 +60,101 @@ def _primary(task_type: str) -> tuple[str, bool]:
 
 
 def _metric_rows(metrics: dict) -> tuple[list[str], list[dict]]:
-    """One row per model × part with every mean metric (deep model first)."""
+    """One row per model × part: every metric's mean over replicates, its sd, 95 % interval and the
+    items scored (deep model first), then the chance / mean-predictor reference of each part."""
     deep = metrics.get("deep_model")
     names: list[str] = []
     rows = []
     models = sorted(metrics["models"], key=lambda m: (m != deep, m))
     for model in models:
-        for part, scores in metrics["models"][model].items():
+        for part, scores in _in_part_order(metrics["models"][model]):
             for name in scores["mean"]:
                 if name not in names:
                     names.append(name)
             rows.append({"model": model, "deep": model == deep, "part": part, "mean": scores["mean"],
-                         "n": sum(scores["n"].values())})
+                         "sd": scores.get("sd") or {}, "interval": scores.get("interval") or {},
+                         "n": _items(scores)})
     return names, rows
+
+
+def _in_part_order(by_part: dict) -> list[tuple[str, Any]]:
+    """train, valid, test, then extra test sets by name (summaries store parts in sorted order)."""
+    order = {p: i for i, p in enumerate(PARTS_ORDER)}
+    return sorted(by_part.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
+
+
+def _items(scores: dict) -> int | None:
+    """Items scored in one part (the first replicate's where replicates differ in size)."""
+    n_items = scores.get("n_items")
+    if isinstance(n_items, list):
+        return n_items[0] if n_items else None
+    if n_items is not None:
+        return n_items
+    n = scores.get("n")
+    return max(n.values()) if isinstance(n, dict) and n else n
+
+
+def _reference_rows(metrics: dict) -> list[dict]:
+    return [{"part": part, "what": ref.get("what", "reference"), "scores": ref.get("scores") or {}}
+            for part, ref in _in_part_order(metrics.get("reference") or {})]
+
+
+def _replicate_rows(metrics: dict) -> list[dict]:
+    """One row per replicate: its split seed, the deep model's and the baseline's test score on the
+    primary metric, and their paired difference with its interval."""
+    primary, _ = _primary(metrics["task_type"])
+    deep = metrics.get("deep_model")
+    rows = []
+    for rep in metrics.get("replicates") or []:
+        models = rep.get("models") or {}
+        test = lambda m: ((models.get(m) or {}).get("test") or {})
+        base = next((m for m in sorted(models) if m != deep), None)
+        comparison = (rep.get("comparisons") or {}).get("test") or {}
+        rows.append({"replicate": rep.get("replicate"), "seed": rep.get("seed"),
+                     "deep": test(deep).get("mean", {}).get(primary),
+                     "deep_interval": test(deep).get("interval", {}).get(primary),
+                     "n": _items(test(deep)) if test(deep) else None,
+                     "baseline": test(base).get("mean", {}).get(primary) if base else None,
+                     "difference": comparison.get("difference"), "diff_interval": comparison.get("interval"),
+                     "verdict": comparison.get("verdict"), "warnings": len(rep.get("warnings") or [])})
+    return rows
 
 
 def _uncertainty_rows(metrics: dict) -> list[dict]:
     deep = metrics.get("deep_model")
     rows = []
     for model, parts in sorted(metrics["models"].items(), key=lambda kv: (kv[0] != deep, kv[0])):
-        for part, scores in parts.items():
+        for part, scores in _in_part_order(parts):
             for task, u in (scores.get("uncertainty") or {}).items():
-                rows.append({"model": model, "part": part, "task": task, **u})
+                # a count averaged over replicates of equal size is still a count
+                n = u.get("n")
+                n = int(round(n)) if isinstance(n, float) and math.isfinite(n) else n
+                rows.append({"model": model, "part": part, "task": task, **u, "n": n})
     return rows
+
+
+def _interval_rows(uncertainty_rows: list[dict]) -> list[dict]:
+    """Coverage and width one row per model × part × task × level: the σ-normalized conformal
+    interval (``L``) beside the absolute one (``abs_L``), instead of lists wrapped in one cell."""
+    out = []
+    for r in uncertainty_rows:
+        coverage, width = r.get("coverage") or {}, r.get("mean_width") or {}
+        levels = sorted({k.removeprefix("abs_") for k in coverage}, key=lambda k: float(k))
+        for level in levels:
+            out.append({"model": r["model"], "part": r["part"], "task": r["task"], "n": r.get("n"),
+                        "level": level, "coverage": coverage.get(level), "width": width.get(level),
+                        "abs_coverage": coverage.get(f"abs_{level}"), "abs_width": width.get(f"abs_{level}")})
+    return out
+
+
+def _set_rows(uncertainty_rows: list[dict]) -> list[dict]:
+    """Conformal prediction sets of classifiers: one row per level."""
+    out = []
+    for r in uncertainty_rows:
+        for level, coverage in (r.get("set_coverage") or {}).items():
+            out.append({"model": r["model"], "part": r["part"], "task": r["task"], "level": level,
+                        "coverage": coverage, "size": (r.get("set_size") or {}).get(level)})
+    return out
 
 
 def _frame_for(predictions, model: str, part: str, task: str | None = None):
@@ -169,7 +241,7 @@ SECTIONS = {"parity": _parity, "roc_pr": _roc_pr, "domain": _domain, "reliabilit
 MODEL_SECTIONS = {"confusion": _confusion}
 
 
-def _figures(metrics: dict, predictions, history, monitor: str | None) -> list[dict]:
+def _figures(metrics: dict, predictions, history, monitor: str | None, loss_name: str | None = None) -> list[dict]:
     from biodl.report import plots
     from biodl.tasks import task_class
 
@@ -179,7 +251,10 @@ def _figures(metrics: dict, predictions, history, monitor: str | None) -> list[d
     baselines = [m for m in metrics["models"] if m != deep]
     base = baselines[0] if baselines else None
     if history is not None and monitor and f"valid_{monitor}" in history:
-        figures.append({"title": "Learning curve", "uri": plots.learning_curve(history, monitor)})
+        loss = loss_name or "loss"
+        scale = "" if task_cls.is_classifier else " on standardized targets"
+        figures.append({"title": f"Learning curve: training {loss}{scale} and validation {monitor}",
+                        "uri": plots.learning_curve(history, monitor, loss)})
     tasks = list(dict.fromkeys(predictions["task"]))
     ctx = {"metrics": metrics, "predictions": predictions, "deep": deep, "base": base, "tasks": tasks,
            "task_class": task_cls}
@@ -225,7 +300,8 @@ def _uncertain_items(metrics: dict, predictions, features: Path | None) -> tuple
     items = []
     for _, r in top.iterrows():
         item = {"id": r["id"], "task": r["task"], "y_true": r["y_true"], "y_pred": r["y_pred"], "u": r[key],
-                "similarity": r.get("max_tanimoto"), "input": "", "thumbnail": None}
+                "similarity": r.get("max_tanimoto"), "input": "", "thumbnail": None,
+                "domain": _domain_text(r)}
         if meta is not None and int(r["row"]) in position:
             i = position[int(r["row"])]
             text = str(meta["input"].iloc[i])
@@ -235,6 +311,18 @@ def _uncertain_items(metrics: dict, predictions, features: Path | None) -> tuple
             item["input"] = text if len(text) <= 120 else text[:117] + "..."
         items.append(item)
     return label, items
+
+
+def _domain_text(row) -> str | None:
+    """'in domain' or why not (molecule models, biodl.domain); None where the model has no domain."""
+    import pandas as pd
+
+    if "in_domain" not in row:
+        return None
+    flag = row["in_domain"]
+    if pd.isna(flag):  # unparsed input, or a model file from before the descriptor ranges
+        return row.get("domain_reason") or "unknown"
+    return "in domain" if bool(flag) else (row.get("domain_reason") or "out of domain")
 
 
 def write_experiment_report(name: str, metrics_path: str | Path, predictions: Sequence[str | Path],
@@ -258,15 +346,22 @@ def write_experiment_report(name: str, metrics_path: str | Path, predictions: Se
     split = _read_json(split_path, "split file") if split_path else metrics.get("split", {})
     features = Path(features) if features else None
     data = _read_json(features / "manifest.json", "features manifest") if features else {}
-    monitor = (manifest.get("info") or {}).get("monitor")
+    info = manifest.get("info") or {}
+    monitor = info.get("monitor")
+    loss_name = (info.get("train_config") or {}).get("loss") or _task_class(metrics["task_type"]).default_loss
     metric_names, metric_rows = _metric_rows(metrics)
     primary, greater = _primary(metrics["task_type"])
     unc_label, uncertain = _uncertain_items(metrics, preds, features)
+    uncertainty_rows = _uncertainty_rows(metrics)
     context = {
         "name": name, "metrics": metrics, "experiment": dict(experiment or {}), "manifest": manifest,
         "data": data, "split": split, "metric_names": metric_names, "metric_rows": metric_rows,
-        "primary": primary, "greater": greater, "uncertainty_rows": _uncertainty_rows(metrics),
-        "figures": _figures(metrics, preds, history, monitor),
+        "reference_rows": _reference_rows(metrics), "replicate_rows": _replicate_rows(metrics),
+        "n_replicates": metrics.get("n_replicates", 1), "warnings": _warnings(metrics),
+        "audit": _audit_rows(split.get("audit") or {}),
+        "primary": primary, "greater": greater, "uncertainty_rows": uncertainty_rows,
+        "interval_rows": _interval_rows(uncertainty_rows), "set_rows": _set_rows(uncertainty_rows),
+        "figures": _figures(metrics, preds, history, monitor, loss_name),
         "search": search.to_dict("records") if search is not None else [],
         "search_columns": list(search.columns) if search is not None else [],
         "uncertain_label": unc_label, "uncertain": uncertain,
@@ -289,14 +384,68 @@ def _write_page(html: str, out: str | Path) -> Path:
     return write_text(out, html)
 
 
+def _warnings(metrics: dict) -> list[dict]:
+    """The summary's warnings, each with the replicates it occurred in (every one when absent)."""
+    n = metrics.get("n_replicates", 1)
+    out = []
+    for w in metrics.get("warnings") or []:
+        reps = w.get("replicates")
+        where = "" if n == 1 or reps is None or len(reps) == n else f" (replicates {', '.join(map(str, reps))} of {n})"
+        out.append({**w, "where": where})
+    return out
+
+
+def _pct(share) -> str:
+    return "–" if share is None else f"{100 * share:.0f} %"
+
+
+def _audit_rows(audit: dict) -> dict:
+    """The leakage audit for the report: its one-line reading and one row per finding of the
+    modality's block (molecules: scaffolds and neighbours; DNA: intervals; images: groups)."""
+    rows = []
+    molecules = audit.get("molecules") or {}
+    for part in ("valid", "test"):
+        m = molecules.get(part)
+        if not m:
+            continue
+        q = m.get("max_similarity") or {}
+        sample = f" (a sample of {m['audited']} of {m['sample_of']})" if m.get("sample_of") else ""
+        rows.append((f"{part} molecules vs train", (
+            f"{m.get('shared_scaffold', 0)} of {m.get('n', 0)} share a Bemis–Murcko scaffold with training "
+            f"({_pct(m.get('shared_scaffold_share'))}; {m.get('acyclic', 0)} acyclic, without one) · "
+            f"{m.get('neighbour', 0)} ({_pct(m.get('neighbour_share'))}) have a training neighbour at Tanimoto ≥ "
+            f"{molecules.get('threshold', 0.8)}{sample} · max similarity to training: median {_num(q.get('median'), 2)}, "
+            f"10–90 % {_num(q.get('q10'), 2)}–{_num(q.get('q90'), 2)}")))
+    intervals = audit.get("intervals") or {}
+    for part in ("valid", "test"):
+        iv = intervals.get(part)
+        if iv:
+            rows.append((f"{part} intervals vs train", (
+                f"{iv.get('overlap_train', 0)} of {iv.get('n', 0)} overlap a training interval "
+                f"({_pct(iv.get('overlap_train_share'))}), {iv.get('adjacent_train', 0)} more touch one "
+                f"(gap {intervals.get('gap', 0)} bp; {intervals.get('rows_without_interval', 0)} items without coordinates)")))
+    for column, g in (audit.get("groups") or {}).items():
+        if not isinstance(g, dict):
+            continue
+        parts = " · ".join(f"{part}: {g.get(f'{part}_rows_with_train_group', 0)} of {g.get(f'{part}_rows', 0)} items "
+                           f"share a {column} with training" for part in ("valid", "test") if f"{part}_rows" in g)
+        rows.append((f"group key {column}", f"{g.get('in_several_parts', 0)} of {g.get('groups', 0)} groups in more "
+                                            f"than one part" + (f" · {parts}" if parts else "")))
+    return {"reading": audit.get("reading"), "rows": rows, "duplicated": audit.get("duplicated_keys"),
+            "key": audit.get("key"), "examples": audit.get("examples")}
+
+
 def _headline(metrics: dict) -> dict:
-    """Test score of the deep model and of the best baseline on the primary metric, and the key
-    uncertainty numbers of the deep model on test (coverage at 90 %, ECE)."""
+    """Test score of the deep model and of the best baseline on the primary metric (means over
+    replicates, with sd, 95 % interval and items scored), the paired comparison's verdict, the
+    chance / mean-predictor reference, and the deep model's key uncertainty numbers on test
+    (coverage at 90 %, ECE)."""
     from biodl.metrics import is_better
 
     primary, greater = _primary(metrics["task_type"])
     deep = metrics.get("deep_model")
-    test = lambda m: metrics["models"][m].get("test", {}).get("mean", {}).get(primary)
+    scores = lambda m, part="test": metrics["models"][m].get(part, {})
+    test = lambda m: scores(m).get("mean", {}).get(primary)
     baselines = {m: test(m) for m in metrics["models"] if m != deep}
     best_base = None
     for m, v in sorted(baselines.items()):
@@ -306,12 +455,31 @@ def _headline(metrics: dict) -> dict:
     coverage = [t.get("coverage", {}).get("90") for t in u.values() if t.get("coverage", {}).get("90") is not None]
     ece = [t["ece"] for t in u.values() if t.get("ece") is not None]
     deep_score = test(deep) if deep else None
-    return {"metric": primary, "greater": greater, "deep": deep, "deep_test": deep_score, "baseline": best_base,
-            "baseline_test": baselines.get(best_base) if best_base else None,
-            "beats_baseline": (is_better(deep_score, baselines[best_base], primary) if best_base else None),
+    comparison = (metrics.get("comparisons") or {}).get("test") or {}
+    verdict = comparison.get("verdict")
+    if verdict is None and best_base and "comparisons" not in metrics:
+        # metrics written before intervals existed: no interval, so no claim either way
+        verdict = "no interval"
+    warning_codes = {w.get("code") for w in metrics.get("warnings") or []}
+    reference = ((metrics.get("reference") or {}).get("test") or {})
+    return {"metric": primary, "greater": greater, "deep": deep, "deep_test": deep_score,
+            "deep_sd": scores(deep).get("sd", {}).get(primary) if deep else None,
+            "deep_interval": scores(deep).get("interval", {}).get(primary) if deep else None,
+            "n_test": _items(scores(deep)) if deep and scores(deep) else None,
+            "n_replicates": metrics.get("n_replicates", 1),
+            "baseline": best_base, "baseline_test": baselines.get(best_base) if best_base else None,
+            "baseline_sd": scores(best_base).get("sd", {}).get(primary) if best_base else None,
+            "baseline_interval": scores(best_base).get("interval", {}).get(primary) if best_base else None,
+            "verdict": verdict, "difference": comparison.get("difference"),
+            "difference_interval": comparison.get("interval"),
+            "reference": reference.get("scores", {}).get(primary), "reference_what": reference.get("what"),
             "coverage90": float(np.mean(coverage)) if coverage else None,
-            "ece": float(np.mean(ece)) if ece else None,
-            "extra_tests": {p: s["mean"].get(primary) for p, s in metrics["models"].get(deep, {}).items()
+            "sigma_ranks": "sigma_does_not_rank" not in warning_codes,
+            "ece": float(np.mean(ece)) if ece else None, "n_warnings": len(metrics.get("warnings") or []),
+            "extra_tests": {p: {"mean": s["mean"].get(primary), "sd": (s.get("sd") or {}).get(primary),
+                                "interval": (s.get("interval") or {}).get(primary), "n": _items(s),
+                                "verdict": ((metrics.get("comparisons") or {}).get(p) or {}).get("verdict")}
+                            for p, s in metrics["models"].get(deep, {}).items()
                             if p not in PARTS_ORDER} if deep else {}}
 
 
@@ -325,7 +493,8 @@ def write_index(metrics_paths: Sequence[str | Path], out: str | Path) -> Path:
         split = metrics.get("split", {})
         rows.append({"experiment": metrics["experiment"], "dataset": split.get("dataset") or "",
                      "split": split.get("method"), "task_type": metrics["task_type"],
-                     "leaking": (split.get("audit") or {}).get("duplicated_keys"), **head,
+                     "leaking": (split.get("audit") or {}).get("duplicated_keys"),
+                     "audit_reading": (split.get("audit") or {}).get("reading"), **head,
                      "report": f"{metrics['experiment']}.html"})
     groups: dict[tuple, list] = {}
     for row in rows:

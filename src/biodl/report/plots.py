@@ -34,13 +34,13 @@ def to_data_uri(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def learning_curve(history, monitor: str) -> str:
-    """history: DataFrame with epoch, train_loss, valid_<monitor>."""
+def learning_curve(history, monitor: str, loss: str = "loss") -> str:
+    """history: DataFrame with epoch, train_loss, valid_<monitor>; ``loss`` names the training loss."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.2, 3.0))
-    ax.plot(history["epoch"], history["train_loss"], color=BASE, label="training loss")
+    ax.plot(history["epoch"], history["train_loss"], color=BASE, label=f"training {loss}")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("training loss")
+    ax.set_ylabel(f"training {loss}")
     ax2 = ax.twinx()
     column = f"valid_{monitor}"
     ax2.plot(history["epoch"], history[column], color=DEEP, label=f"validation {monitor}")
