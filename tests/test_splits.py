@@ -133,6 +133,20 @@ def test_scaffold_split_keeps_scaffolds_whole_and_treats_acyclic_molecules_singl
     assert make_split(meta, None, {"method": "scaffold", "seed": 0}) == splits[0]
 
 
+def test_scaffold_split_keeps_copies_of_an_acyclic_molecule_together():
+    meta = molecules(300, n_scaffolds=25, n_acyclic=60)
+    acyclic = np.flatnonzero((meta["scaffold"] == "").to_numpy())
+    # 30 acyclic molecules, each twice: apart, a copy in train and one in test would leak
+    meta.loc[acyclic, "canonical_smiles"] = [f"C{'C' * (k // 2)}N" for k in range(len(acyclic))]
+    for seed in range(4):
+        split = make_split(meta, None, {"method": "scaffold", "seed": seed})
+        label = part_of(split, 300)
+        for key, rows in meta.iloc[acyclic].groupby("canonical_smiles").groups.items():
+            assert len(np.unique(label[np.asarray(rows)])) == 1, key
+        assert split["audit"]["duplicated_keys"] == 0
+        assert len(np.unique(label[acyclic])) > 1  # still spread over parts, pair by pair
+
+
 def test_scaffold_split_needs_a_scaffold_column():
     assert error(make_split, sequences(30), None, {"method": "scaffold"}).startswith(
         "split 'scaffold': meta has no column 'scaffold' (available: row, id, input, chrom, scene); ")

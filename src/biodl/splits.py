@@ -164,8 +164,9 @@ class ScaffoldSplitter(Splitter):
     it is full, then valid, then test.
 
     An empty scaffold means an acyclic molecule. Chemprop pools all of them into one '' group;
-    here each acyclic molecule is its own group, because acyclic molecules share no ring system
-    and one pooled group (often the largest) would be forced whole into train.
+    here each acyclic molecule (copies of one canonical SMILES together) is its own group, because
+    acyclic molecules share no ring system and one pooled group (often the largest) would be
+    forced whole into train.
     """
 
     name = "scaffold"
@@ -180,7 +181,12 @@ class ScaffoldSplitter(Splitter):
         acyclic = np.asarray(pd.isna(scaffold), bool) | (scaffold == "")
         codes, uniques = pd.factorize(np.where(acyclic, None, scaffold))
         codes = codes.astype(np.int64)
-        codes[acyclic] = len(uniques) + np.arange(int(acyclic.sum()))
+        if "canonical_smiles" in meta:
+            # copies of one acyclic molecule form one group: apart, they would leak across parts
+            acyclic_codes, _ = pd.factorize(meta["canonical_smiles"].to_numpy(dtype=object)[acyclic])
+            codes[acyclic] = len(uniques) + acyclic_codes
+        else:
+            codes[acyclic] = len(uniques) + np.arange(int(acyclic.sum()))
         counts = np.bincount(codes)
 
         order = np.random.default_rng(self.seed).permutation(len(counts))
