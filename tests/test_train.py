@@ -259,3 +259,17 @@ def test_a_damaged_model_file_is_one_line(two_feature_sets, damage, message):
     with pytest.raises(UserError, match=message) as info:
         TrainedModel.load(tmp / "damaged.pt")
     assert str(info.value).startswith(str(tmp / "damaged.pt")) and "\n" not in str(info.value)
+
+
+def test_random_forest_baseline_predicts_the_same_digits_with_several_threads():
+    """Fitting may use every thread (trees are seeded one by one); prediction runs on one, because
+    threads add the trees' outputs in the order they finish and move the last digits between runs."""
+    from biodl.baselines import make_baseline
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(300, 20)), rng.normal(size=(300, 1))
+    fits = [make_baseline({"type": "random_forest", "n_estimators": 60}, task_type="regression", seed=3,
+                          n_jobs=2).fit(X, y, X[:50], y[:50]) for _ in range(2)]
+    assert all(m.n_jobs == 1 for fit in fits for m in fit.models_)
+    first = fits[0].predict(X)
+    assert np.array_equal(first, fits[1].predict(X)) and np.array_equal(first, fits[0].predict(X))

@@ -92,6 +92,9 @@ class RandomForest(Baseline):
             model = cls(n_estimators=self.n_estimators, max_features=self.max_features,
                         min_samples_leaf=self.min_samples_leaf, n_jobs=self.n_jobs, random_state=self.seed)
             model.fit(X[labelled], y[labelled, t])
+            # threads add the trees' outputs in whatever order they finish: one thread predicts the
+            # same last digits every run (fitting is seeded per tree, so it may use all threads)
+            model.set_params(n_jobs=1)
             self.models_.append(model)
         return self
 
