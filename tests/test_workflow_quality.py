@@ -139,3 +139,26 @@ def test_config_readme_documents_every_key():
     documented |= set(re.findall(r"\b([A-Za-z_]+):", readme))  # keys in the YAML examples
     missing = sorted(k for k in _schema_keys(schema) if k not in documented)
     assert not missing, f"config/README.md does not document: {missing}"
+
+
+def test_a_configfile_replaces_the_demo_config_and_config_amends_it(workdir, tmp_path):
+    """A user's --configfile plans only the user's experiments (it used to merge into the seven demo
+    ones); several files merge in order; --config KEY=VALUE still amends the demo config."""
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(yaml.safe_dump({
+        "featurizers": {"fp": {"type": "ecfp", "n_bits": 256}},
+        "datasets": {"fs": {"source": {"format": "csv", "path": "data/molecules/freesolv.csv", "input": "smiles",
+                                       "targets": ["expt"]},
+                            "featurizers": ["fp"], "splits": {"random": {"method": "random"}}}},
+        "experiments": {"my_mlp": {"dataset": "fs", "featurizer": "fp", "split": "random", "task": "regression",
+                                   "model": {"type": "mlp"}, "replicates": 2}}}))
+    demo = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["experiments"]
+
+    def planned(*args):
+        proc = snakemake(workdir, "--dry-run", "--cores", "1", *args)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return set(re.findall(r"results/metrics/([A-Za-z0-9_-]+)\.json", proc.stdout))
+
+    assert planned("--configfile", str(mine)) == {"my_mlp"}
+    assert planned("--configfile", "config/config.yaml", "config/benchmark.yaml") == set(demo) | {"oct4_bigru"}
+    assert planned("--config", "seed=3") == set(demo)
