@@ -1,0 +1,159 @@
+"""README's result tables, generated from result files — never typed by hand.
+
+    python bench/readme_results.py collect [--metrics results/metrics] [--snakemake-log PATH]
+        copies the summary metrics of a finished default run (results/metrics/<experiment>.json,
+        one per experiment, mean ± sd over replicates) into bench/results/default_run/, without the
+        bootstrap draws, plus the run's wall time from Snakemake's log
+    python bench/readme_results.py write      # README.md's marked tables from bench/results/
+    python bench/readme_results.py check      # exit 1 when README.md differs from what write gives
+
+A table lives between ``<!-- BEGIN <name> (bench/readme_results.py) -->`` and ``<!-- END <name> -->``;
+tests/test_readme_results.py runs ``check``, so a number edited by hand, or a result file replaced
+without ``write``, fails the suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAPSHOT = ROOT / "bench" / "results" / "default_run"
+README = ROOT / "README.md"
+PARTS = ("train", "valid", "test")
+
+
+def _num(value, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _ci(interval) -> str:
+    return f"[{_num(interval[0])}, {_num(interval[1])}]" if interval else "–"
+
+
+def _strip_draws(value):
+    """The summary without bootstrap draws (thousands of numbers no table reads)."""
+    if isinstance(value, dict):
+        return {k: _strip_draws(v) for k, v in value.items() if k != "bootstrap"}
+    if isinstance(value, list):
+        return [_strip_draws(v) for v in value]
+    return value
+
+
+def collect(metrics_dir: Path, snakemake_log: Path | None) -> None:
+    summaries = sorted(p for p in metrics_dir.glob("*.json"))
+    if not summaries:
+        sys.exit(f"readme_results: no summary metrics in {metrics_dir}")
+    SNAPSHOT.mkdir(parents=True, exist_ok=True)
+    for old in SNAPSHOT.glob("*.json"):
+        old.unlink()
+    for path in summaries:
+        data = _strip_draws(json.loads(path.read_text()))
+        (SNAPSHOT / path.name).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    if snakemake_log:
+        # Snakemake names its log by the start time; the file was last written when the run ended
+        start = datetime.strptime(snakemake_log.name.split(".snakemake")[0], "%Y-%m-%dT%H%M%S.%f")
+        end = datetime.fromtimestamp(snakemake_log.stat().st_mtime)
+        text = snakemake_log.read_text()
+        done = re.findall(r"(\d+) of (\d+) steps \(100%\) done", text)
+        run = {"wall_s": round((end - start).total_seconds()), "jobs": int(done[-1][1]) if done else None,
+               "log": snakemake_log.name}
+        (SNAPSHOT / "_run.json").write_text(json.dumps(run, indent=1, sort_keys=True) + "\n")
+    print(f"{len(summaries)} summaries -> {SNAPSHOT.relative_to(ROOT)}")
+
+
+def _load() -> tuple[list[dict], dict]:
+    runs = [json.loads(p.read_text()) for p in sorted(SNAPSHOT.glob("*.json")) if not p.name.startswith("_")]
+    meta_path = SNAPSHOT / "_run.json"
+    return runs, (json.loads(meta_path.read_text()) if meta_path.is_file() else {})
+
+
+def _score(scores: dict, metric: str, n_rep: int) -> str:
+    mean = (scores.get("mean") or {}).get(metric)
+    sd = (scores.get("sd") or {}).get(metric)
+    return _num(mean) + (f" ± {_num(sd)}" if n_rep > 1 and sd is not None else "")
+
+
+def _items(scores: dict):
+    n = scores.get("n_items")
+    return n[0] if isinstance(n, list) and n else n
+
+
+def default_results_table(runs: list[dict]) -> str:
+    """One row per experiment × model: test score (mean ± sd over replicates, 95 % interval), the
+    shipped test files, and the paired verdict against the baseline."""
+    lines = ["| experiment | split | R | n test | model | test metric, mean ± sd | 95 % CI | shipped test files "
+             "| deep − baseline (95 % CI) | warnings |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for m in sorted(runs, key=lambda r: r["experiment"]):
+        metric, deep, n_rep = m["primary_metric"], m["deep_model"], m.get("n_replicates", 1)
+        models = sorted(m["models"], key=lambda name: (name != deep, name))
+        comparison = (m.get("comparisons") or {}).get("test") or {}
+        for i, model in enumerate(models):
+            parts = m["models"][model]
+            test = parts.get("test") or {}
+            extra = "; ".join(f"{p}: {_score(s, metric, n_rep)}" for p, s in parts.items() if p not in PARTS)
+            first = i == 0
+            verdict = (f"{comparison['verdict']}: {_num(comparison.get('difference'))} "
+                       f"{_ci(comparison.get('interval'))}" if first and comparison else "")
+            codes = sorted({w["code"] for w in m.get("warnings") or []}) if first else []
+            lines.append("| " + " | ".join([
+                m["experiment"] if first else "", (m.get("split") or {}).get("method", "") if first else "",
+                str(n_rep) if first else "", str(_items(test) or "") if first else "",
+                model + ("" if model == deep else " (baseline)"), f"{metric} {_score(test, metric, n_rep)}",
+                _ci((test.get("interval") or {}).get(metric)), extra, verdict, ", ".join(codes)]) + " |")
+    return "\n".join(lines)
+
+
+def run_line(meta: dict) -> str:
+    if not meta.get("wall_s"):
+        return ""
+    minutes, seconds = divmod(int(meta["wall_s"]), 60)
+    jobs = f", {meta['jobs']} jobs" if meta.get("jobs") else ""
+    return f"\n\nWall time of the run these numbers come from: {minutes} min {seconds} s{jobs} (Snakemake log {meta['log']})."
+
+
+TABLES = {"default-results": lambda runs, meta: default_results_table(runs) + run_line(meta)}
+
+
+def render(text: str) -> str:
+    runs, meta = _load()
+    for name, make in TABLES.items():
+        pattern = re.compile(rf"(<!-- BEGIN {name} \(bench/readme_results.py\) -->\n).*?(<!-- END {name} -->)",
+                             re.DOTALL)
+        if not pattern.search(text):
+            sys.exit(f"readme_results: README.md has no '{name}' markers")
+        text = pattern.sub(lambda match: match.group(1) + make(runs, meta) + "\n" + match.group(2), text)
+    return text
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("collect")
+    c.add_argument("--metrics", type=Path, default=ROOT / "results" / "metrics")
+    c.add_argument("--snakemake-log", type=Path)
+    sub.add_parser("write")
+    sub.add_parser("check")
+    args = parser.parse_args(argv)
+    if args.command == "collect":
+        collect(args.metrics, args.snakemake_log)
+        return 0
+    current = README.read_text()
+    expected = render(current)
+    if args.command == "write":
+        README.write_text(expected)
+        return 0
+    if current != expected:
+        print("README.md's result tables differ from bench/results/: run python bench/readme_results.py write",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
