@@ -179,6 +179,8 @@ def cmd_split(args) -> int:
     audit = split["audit"]
     print(f"{args.out}: {split['method']} split, sizes {split['sizes']}, "
           f"{audit['duplicated_keys']} canonical inputs in more than one part", file=sys.stderr)
+    if audit.get("reading"):
+        print(f"  leakage audit: {audit['reading']}", file=sys.stderr)
     return 0
 
 
@@ -217,6 +219,10 @@ def cmd_predict(args) -> int:
           file=sys.stderr)
     for reason, n in frame.loc[rejected, "reject_reason"].value_counts().items():
         print(f"  rejected {n:>5}  {reason}", file=sys.stderr)
+    if "in_domain" in frame:
+        outside = frame.loc[~rejected, "in_domain"].eq(False).sum()
+        print(f"  {int(outside)} of {int((~rejected).sum())} predicted inputs outside the model's applicability "
+              f"domain (columns in_domain, domain_reason)", file=sys.stderr)
     return 0
 
 
