@@ -170,7 +170,7 @@ def test_training_ran_under_slurm_with_the_granted_gpu(runs):
 
 def test_every_job_was_submitted_to_slurm(runs):
     _, _, output = runs
-    # the profile's groups: featurize + split as one job, predict + evaluate as one job per experiment
+    # the profile's groups: featurize + split as one job, predict + evaluate + summarize as one job per experiment
     submitted = [line for line in output.splitlines() if "has been submitted with SLURM jobid" in line]
     assert len(submitted) == 1 + 2 + 2, output[-4000:]
     assert sum("rule_train/" in line for line in submitted) == 2
