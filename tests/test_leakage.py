@@ -16,10 +16,10 @@ from biodl.splits import (
     interval_audit,
     load_split,
     make_split,
-    max_tanimoto,
     molecule_audit,
     save_split,
 )
+from biodl.similarity import max_tanimoto
 
 # a congeneric series: two cores with acyclic R groups (one scaffold per core), the first large
 # enough that one substituent swap keeps Tanimoto above 0.8, the second small enough that it does not

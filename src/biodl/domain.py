@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-RADIUS, N_BITS = 2, 2048
+from biodl.similarity import N_BITS, RADIUS, bits_of as _bits, max_tanimoto, morgan_bits
 MOLECULE_FEATURIZERS = ("ecfp", "rdkit_descriptors", "smiles_tokens")
 #: ``in_domain`` needs a training neighbour at least this similar on count fingerprints (see above)
 MIN_COUNT_SIMILARITY = 0.3
@@ -124,21 +124,9 @@ def parse(smiles: Sequence[Any]) -> list:
     return [Chem.MolFromSmiles(s) if isinstance(s, str) and s else None for s in smiles]
 
 
-def _bits(mols: Sequence) -> tuple[np.ndarray, np.ndarray]:
-    from rdkit.Chem import rdFingerprintGenerator
-
-    generator = rdFingerprintGenerator.GetMorganGenerator(radius=RADIUS, fpSize=N_BITS)
-    bits = np.zeros((len(mols), N_BITS), np.uint8)
-    valid = np.array([m is not None for m in mols], bool)
-    for i, mol in enumerate(mols):
-        if mol is not None:
-            bits[i] = generator.GetFingerprintAsNumPy(mol)
-    return bits, valid
-
-
 def fingerprints(smiles: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
     """Morgan bit fingerprints: (bits uint8 (N, N_BITS) — zeros where RDKit cannot parse, valid bool (N,))."""
-    return _bits(parse(smiles))
+    return morgan_bits(smiles)
 
 
 def count_fingerprints(mols: Sequence) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -153,21 +141,6 @@ def count_fingerprints(mols: Sequence) -> tuple[np.ndarray, np.ndarray, np.ndarr
     ids = np.fromiter((k for r in rows for k in r), np.uint32, int(indptr[-1]))
     counts = np.fromiter((v for r in rows for v in r.values()), np.int64, int(indptr[-1]))
     return indptr, ids, counts
-
-
-def max_tanimoto(query_bits: np.ndarray, reference_bits: np.ndarray, chunk: int = 2048) -> np.ndarray:
-    """For each query row (uint8 0/1, (Q, B)) its maximum Tanimoto similarity to any reference row
-    ((R, B)): float64 (Q,). Intersections by one matrix product per chunk."""
-    ref = reference_bits.astype(np.float32)
-    ref_on = ref.sum(axis=1)
-    out = np.zeros(len(query_bits))
-    for start in range(0, len(query_bits), chunk):
-        q = query_bits[start:start + chunk].astype(np.float32)
-        inter = q @ ref.T
-        union = q.sum(axis=1)[:, None] + ref_on[None, :] - inter
-        sim = inter / np.maximum(union, 1)  # union is 0 only for two empty rows, where inter is 0 too
-        out[start:start + chunk] = sim.max(axis=1) if sim.shape[1] else 0.0
-    return out
 
 
 def max_count_tanimoto(query: tuple[np.ndarray, np.ndarray, np.ndarray],

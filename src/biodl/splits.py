@@ -663,7 +663,7 @@ def molecule_audit(smiles, parts: Mapping[str, Sequence[int]], *, scaffolds=None
     ``threshold``), ``max_similarity`` quantiles and ``histogram`` counts on ``histogram_bins``.
     ``unparsed`` rows (RDKit cannot read the SMILES) are left out of the similarity only.
     """
-    from biodl import domain
+    from biodl import similarity as fp
 
     smiles = np.asarray(smiles, dtype=object)
     n = len(smiles)
@@ -685,10 +685,10 @@ def molecule_audit(smiles, parts: Mapping[str, Sequence[int]], *, scaffolds=None
     # one array of bits in part order (train, valid, test), so train is a slice of it, not a copy
     needed = np.concatenate([audited[p] for p in PARTS])
     if fingerprints is None:
-        bits, parsed = morgan_bits(smiles[needed])
+        bits, parsed = fp.morgan_bits(smiles[needed])
     else:
-        if np.shape(fingerprints) != (n, domain.N_BITS):
-            raise ValueError(f"fingerprints have shape {np.shape(fingerprints)}, expected ({n}, {domain.N_BITS})")
+        if np.shape(fingerprints) != (n, fp.N_BITS):
+            raise ValueError(f"fingerprints have shape {np.shape(fingerprints)}, expected ({n}, {fp.N_BITS})")
         bits, parsed = np.asarray(fingerprints[needed], dtype=np.uint8), np.ones(len(needed), bool)
     ends = np.cumsum([len(audited[p]) for p in PARTS])
     span = {p: slice(ends[k] - len(audited[p]), ends[k]) for k, p in enumerate(PARTS)}
@@ -699,13 +699,13 @@ def molecule_audit(smiles, parts: Mapping[str, Sequence[int]], *, scaffolds=None
 
     # valid and test in one call: the reference's dense and sparse copies are built once
     queries = np.concatenate([np.flatnonzero(parsed[span[p]]) + span[p].start for p in ("valid", "test")])
-    sims = max_tanimoto(bits[queries], reference) if len(reference) else None
+    sims = fp.max_tanimoto(bits[queries], reference) if len(reference) else None
     n_valid = int(parsed[span["valid"]].sum())
     similarity = {"valid": None if sims is None else sims[:n_valid],
                   "test": None if sims is None else sims[n_valid:]}
 
     out: dict[str, Any] = {
-        "fingerprint": f"Morgan radius {domain.RADIUS}, {domain.N_BITS} bits",
+        "fingerprint": f"Morgan radius {fp.RADIUS}, {fp.N_BITS} bits",
         "threshold": threshold,
         "histogram_bins": SIMILARITY_BINS.tolist(),
         "train": {"n": int((label == TRAIN).sum()), "acyclic": int((acyclic & (label == TRAIN)).sum()),
@@ -749,87 +749,6 @@ def _scaffolds(smiles: np.ndarray) -> np.ndarray:
     for i, smi in enumerate(smiles):
         mol, _ = parse_smiles(smi)
         out[i] = describe_mol(mol)[1] if mol is not None else None
-    return out
-
-
-def morgan_bits(smiles) -> tuple[np.ndarray, np.ndarray]:
-    """(uint8 (N, 2048) Morgan radius-2 bits, bool (N,) parsed) of N SMILES, as
-    :mod:`biodl.domain` computes them; rows RDKit cannot parse are zeros. One molecule at a time:
-    holding 100k parsed molecules would take gigabytes."""
-    from rdkit import Chem, RDLogger
-    from rdkit.Chem import rdFingerprintGenerator
-
-    from biodl import domain
-
-    RDLogger.DisableLog("rdApp.*")
-    generator = rdFingerprintGenerator.GetMorganGenerator(radius=domain.RADIUS, fpSize=domain.N_BITS)
-    bits = np.zeros((len(smiles), domain.N_BITS), np.uint8)
-    parsed = np.zeros(len(smiles), bool)
-    for i, smi in enumerate(smiles):
-        mol = Chem.MolFromSmiles(smi) if isinstance(smi, str) and smi else None
-        if mol is not None:
-            bits[i] = generator.GetFingerprintAsNumPy(mol)
-            parsed[i] = True
-    return bits, parsed
-
-
-def max_tanimoto(query: np.ndarray, reference: np.ndarray, *, dense_bits: int = 256, query_chunk: int = 256,
-                 reference_block: int = 32768) -> np.ndarray:
-    """Each query row's maximum Tanimoto similarity to any reference row: float64 (Q,).
-
-    query: uint8 0/1 (Q, B); reference: uint8 0/1 (R, B), R ≥ 1. Two empty rows have similarity 0.
-    Intersection counts are a matrix product split in two: the ``dense_bits`` bits most often set
-    in the reference by a float32 product (exact: counts < 2**24), the others by a sparse one.
-    Morgan bits are sparse and skewed (about 45 of 2048 on; the 256 commonest hold two thirds of
-    them), so the dense product is 8× smaller than a full one and the rare bits meet in few pairs.
-    The best pair per query is found on float32 ratios, then its ratio is recomputed in float64
-    from the integer counts, so a value equals ``inter / union`` by hand bit for bit. Rounding is
-    monotone, so float32 can only confuse ratios less than one float32 step apart, and ratios of
-    counts below 2,896 bits differ by more (real fingerprints have a few hundred bits at most).
-    Memory: about 12 bytes per query_chunk × reference_block entry (100 MiB at the defaults).
-    """
-    from scipy import sparse
-
-    query = np.asarray(query, dtype=np.uint8)
-    reference = np.asarray(reference, dtype=np.uint8)
-    if query.shape[1:] != reference.shape[1:]:
-        raise ValueError(f"query rows have {query.shape[1:]} bits, reference rows {reference.shape[1:]}")
-    order = np.argsort(-reference.sum(axis=0, dtype=np.int64), kind="stable")
-    dense_cols, rare_cols = np.sort(order[:dense_bits]), np.sort(order[dense_bits:])
-    q_on = query.sum(axis=1, dtype=np.int64)
-    r_on = reference.sum(axis=1, dtype=np.int64)
-    best = np.full(len(query), -1.0, np.float32)
-    best_inter = np.zeros(len(query), np.int64)
-    best_union = np.zeros(len(query), np.int64)
-
-    def rare_part(rows: np.ndarray):  # (len(rows), B - dense_bits) float32 CSR, built without a dense copy
-        r, c = np.nonzero(rows[:, rare_cols])
-        return sparse.csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=(len(rows), len(rare_cols)))
-
-    for r0 in range(0, len(reference), reference_block):
-        block = reference[r0:r0 + reference_block]
-        dense_t = np.ascontiguousarray(block[:, dense_cols].T, dtype=np.float32)   # (dense_bits, Rb)
-        rare_t = rare_part(block).T.tocsr() if len(rare_cols) else None           # (B - dense_bits, Rb)
-        # an empty reference row meets nothing (inter 0); counting it as one bit keeps the union > 0
-        block_on = np.maximum(r_on[r0:r0 + reference_block], 1).astype(np.float32)
-        for q0 in range(0, len(query), query_chunk):
-            chunk = query[q0:q0 + query_chunk]
-            inter = chunk[:, dense_cols].astype(np.float32) @ dense_t                # (Qc, Rb)
-            if rare_t is not None:
-                inter += (rare_part(chunk) @ rare_t).toarray()  # a dense add beats a scatter of ~5 % of entries
-            sim = block_on[None, :] - inter
-            sim += q_on[q0:q0 + query_chunk, None].astype(np.float32)
-            np.divide(inter, sim, out=sim)
-            j = sim.argmax(axis=1)
-            rows = np.arange(len(chunk))
-            top = sim[rows, j]
-            better = np.flatnonzero(top > best[q0:q0 + query_chunk])
-            at = q0 + better
-            best[at] = top[better]
-            best_inter[at] = inter[better, j[better]].astype(np.int64)
-            best_union[at] = q_on[at] + r_on[r0 + j[better]] - best_inter[at]
-    out = np.zeros(len(query))
-    np.divide(best_inter, best_union, out=out, where=best_union > 0)
     return out
 
 

@@ -63,12 +63,12 @@ def featurizer_modality(manifest: Mapping[str, Any]) -> str | None:
 def audit_fingerprints(ds) -> np.ndarray | None:
     """uint8 (N, 2048) X when the features are Morgan radius-2 bits as the audit computes them, else
     None: parsing 100k SMILES again costs 15 s, reading the bits back costs nothing."""
-    from biodl import domain
+    from biodl import similarity as fp
 
     f = ds.manifest.get("featurizer") or {}
-    same = (f.get("type") == "ecfp" and f.get("radius", 2) == domain.RADIUS and f.get("n_bits", 2048) == domain.N_BITS
+    same = (f.get("type") == "ecfp" and f.get("radius", 2) == fp.RADIUS and f.get("n_bits", 2048) == fp.N_BITS
             and not f.get("counts", False) and not f.get("chirality", False))
-    if not same or ds.X.ndim != 2 or ds.X.shape[1] != domain.N_BITS or ds.X.dtype != np.uint8:
+    if not same or ds.X.ndim != 2 or ds.X.shape[1] != fp.N_BITS or ds.X.dtype != np.uint8:
         return None
     return np.asarray(ds.X)
 
