@@ -68,6 +68,10 @@ BAD = [
     ("patience-zero", _set((*E, "train", "patience"), 0), "train.patience", ">= 1"),
     ("optimizer-unknown", _set((*E, "train", "optimizer"), "adamx"), "train.optimizer", "adam"),
     ("train-misspelt", _set((*E, "train", "epoch"), 5), "train.epoch", "epochs"),
+    # replicates of an experiment
+    ("replicates-zero", _set((*E, "replicates"), 0), "replicates", ">= 1"),
+    ("replicates-text", _set((*E, "replicates"), "five"), "replicates", "integer"),
+    ("replicates-huge", _set((*E, "replicates"), 1000), "replicates", "<= 100"),
     # model blocks
     ("dropout-high", _set((*E, "model", "dropout"), 1.5), "model.dropout", "< 1"),
     ("dropout-negative", _set((*E, "model", "dropout"), -0.1), "model.dropout", ">= 0"),
