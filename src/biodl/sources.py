@@ -15,7 +15,10 @@ the reader itself cannot use (a duplicate id, a label that is not a number) are 
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import hashlib
+import lzma
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +39,8 @@ OTHER_IMAGE_EXTENSIONS = (".bmp", ".dib", ".gif", ".webp", ".jp2", ".j2k", ".jpx
                           ".ico", ".pbm", ".pgm", ".ppm", ".pnm", ".tga", ".psd", ".exr", ".dcm", ".czi",
                           ".nd2", ".lif", ".lsm", ".svs", ".ndpi", ".vsi", ".ims", ".oib", ".oif")
 _REGION_RE = re.compile(r"^(?P<chrom>[^:\s]+):(?P<start>\d+)-(?P<end>\d+)")
+#: compressed CSVs read as they are (pandas infers the same ones from the name); others must be unpacked
+_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
 
 @dataclass
@@ -164,20 +169,24 @@ def _read_frame_by_record(path: Path, sep: str):
 
     rows: list[list[str]] = []
     bad: dict[int, str] = {}
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh, delimiter=sep)
-        header = None
-        for record in reader:
-            if not record or (len(record) == 1 and not record[0].strip()):
-                continue  # a blank line: pandas skips it too
-            if header is None:
-                header = _unique_names(record)
-                continue
-            if len(record) != len(header):
-                bad[len(rows)] = (f"line {reader.line_num} has {len(record)} fields, "
-                                  f"the header has {len(header)}")
-                record = (record + [""] * len(header))[: len(header)]
-            rows.append(record)
+    try:
+        with _OPENERS.get(path.suffix.lower(), open)(path, "rt", newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh, delimiter=sep)
+            header = None
+            for record in reader:
+                if not record or (len(record) == 1 and not record[0].strip()):
+                    continue  # a blank line: pandas skips it too
+                if header is None:
+                    header = _unique_names(record)
+                    continue
+                if len(record) != len(header):
+                    bad[len(rows)] = (f"line {reader.line_num} has {len(record)} fields, "
+                                      f"the header has {len(header)}")
+                    record = (record + [""] * len(header))[: len(header)]
+                rows.append(record)
+    except UnicodeDecodeError:  # pandas unpacked it (.zip, .zst), the csv module cannot
+        raise UserError(f"{path}: cannot check its rows one by one; give it uncompressed or as "
+                        f"{' / '.join(_OPENERS)}") from None
     frame = pd.DataFrame(rows, columns=header, dtype=object)
     return frame.mask(frame == ""), bad
 
@@ -221,7 +230,8 @@ def read_csv(spec: Mapping) -> RawTable:
     input_col = spec.get("input", "smiles")
     id_col = spec.get("id")
     targets = _as_list(spec.get("targets"))
-    sep = spec.get("sep", "\t" if path.suffix in (".tsv", ".tab") else ",")
+    suffix = Path(path.stem).suffix if path.suffix.lower() in _OPENERS else path.suffix  # x.tsv.gz: .tsv
+    sep = spec.get("sep", "\t" if suffix in (".tsv", ".tab") else ",")
     frame, bad = _read_frame(path, sep)
     for col in [input_col, *([id_col] if id_col else []), *targets]:
         if col not in frame.columns:
