@@ -392,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="config.yaml; with --dataset, takes the source from it")
     p.add_argument("--dataset", help="dataset name in --config (also recorded in the manifest)")
     p.add_argument("--featurizer", required=True,
-                   help="featurizer type (ecfp, rdkit_descriptors, smiles_tokens, onehot, kmer, image), "
+                   help="featurizer type (ecfp, rdkit_descriptors, smiles_tokens, molgraph, onehot, kmer, image), "
                         "a named featurizer in --config, or a JSON spec")
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="featurizer parameter (JSON value)")
     p.add_argument("--n-jobs", type=int, default=1, help="worker processes (-1: all cores)")

@@ -2,7 +2,9 @@
 
 Layout (DESIGN.md)::
 
-    X.npy          features, memory-mappable; uint8 for bits / codes
+    X.npy          features, memory-mappable; uint8 for bits / codes (graphs: the molecules'
+                   offsets, with graph_atoms / graph_bonds / graph_edges[ / graph_mol_features].npy
+                   beside it, see biodl.graphs)
     y.npy          float32 (N, T), NaN = missing label
     meta.parquet   row (index of the raw record), id, input, + featurizer / source columns
     rejects.csv    row, id, input, stage (read | featurize), reason
@@ -135,6 +137,13 @@ def load_dataset(path: str | os.PathLike, mmap: bool = True) -> FeaturizedDatase
         raise UserError(f"{path}: not a featurized dataset (missing {', '.join(missing)})")
     manifest = _read_manifest(path / "manifest.json")
     X = _load_npy(path / "X.npy", mmap_mode="r" if mmap else None)
+    if manifest["X"].get("kind") == "graph":
+        from biodl.graphs import load_graphs
+
+        try:
+            X = load_graphs(path, X, mmap, _load_npy)
+        except ValueError as exc:
+            raise UserError(f"{exc}; featurize again") from None
     y = _load_npy(path / "y.npy", mmap_mode=None)
     n_meta = _parquet_rows(path / "meta.parquet")
     _check_shapes(path, manifest, X, y, n_meta)
@@ -284,10 +293,12 @@ def featurize_source(source: Mapping, featurizer_spec: Mapping | str, out: str |
                               "reason": "not image files, so not inputs"}} if table.skipped else {}),
         "counts": {"in": len(table), "kept": len(rows), "rejected": len(rejects),
                    "rejected_by_reason": dict(Counter(_reason_class(r[-1]) for r in rejects))},
-        "X": {"shape": list(X.shape), "dtype": str(X.dtype)},
+        "X": {"shape": list(X.shape), "dtype": str(X.dtype), **({"kind": X.kind} if hasattr(X, "kind") else {})},
         "y": {"shape": list(y.shape), "dtype": str(y.dtype), "tasks": list(table.tasks),
               "missing": {t: int(np.isnan(y[:, j]).sum()) for j, t in enumerate(table.tasks)}},
     }
+    if getattr(X, "kind", None) == "graph" and X.n_mol_features:
+        manifest["mol_feature_names"] = featurizer.feature_names()
     if hasattr(featurizer, "feature_names") and X.ndim == 2 and X.shape[1] <= 4096:
         manifest["feature_names"] = featurizer.feature_names()
     if X.dtype.kind == "f" and X.ndim == 2 and len(X):
@@ -296,7 +307,10 @@ def featurize_source(source: Mapping, featurizer_spec: Mapping | str, out: str |
         manifest["nonfinite_features"] = {names[j]: int(nan_cols[j]) for j in np.flatnonzero(nan_cols)}
 
     with atomic_dir(out) as tmp:
-        np.save(tmp / "X.npy", X)
+        if hasattr(X, "save"):  # graphs: X.npy holds their index, graph_*.npy the arrays (biodl.graphs)
+            X.save(tmp)
+        else:
+            np.save(tmp / "X.npy", X)
         np.save(tmp / "y.npy", y)
         # ids and raw inputs are (nearly) all distinct: a dictionary page for them is wasted work
         pq.write_table(pa.table(meta), tmp / "meta.parquet",

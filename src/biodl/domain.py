@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from biodl.similarity import N_BITS, RADIUS, bits_of as _bits, max_tanimoto, morgan_bits
-MOLECULE_FEATURIZERS = ("ecfp", "rdkit_descriptors", "smiles_tokens")
+MOLECULE_FEATURIZERS = ("ecfp", "rdkit_descriptors", "smiles_tokens", "molgraph")
 #: ``in_domain`` needs a training neighbour at least this similar on count fingerprints (see above)
 MIN_COUNT_SIMILARITY = 0.3
 #: the relative part of every descriptor's tolerance: a share of the training range's span

@@ -82,3 +82,16 @@ class RNNParams(ModelParams):
                  dropout: float = 0.1, embedding: int = 32, input: str = "tokens",
                  vocab_size: int = 256, n_value: float = 0.0):
         pass
+
+
+@MODEL_PARAMS.register
+class MPNNParams(ModelParams):
+    name = "mpnn"
+    accepts = ("graph",)
+    param_constraints = {"hidden": POSITIVE_INT, "depth": Interval(1, 20), "dropout": PROBABILITY,
+                         "aggregation": Choices("mean", "sum", "norm"), "ffn_hidden": POSITIVE_INT,
+                         "activation": Choices(*ACTIVATION_NAMES)}
+
+    def __init__(self, hidden: int = 300, depth: int = 3, dropout: float = 0.0, aggregation: str = "mean",
+                 ffn_hidden: Sequence[int] = (300,), activation: str = "relu", batch_norm: bool = False):
+        pass

@@ -458,6 +458,10 @@ def _cross_check(spec) -> None:
             if exp.task is not None and exp.task not in tasks:
                 raise _Problem(f"{where}.baseline.type", f"baseline {exp.baseline.type!r} does "
                                                          f"{', '.join(tasks)}, not {exp.task}")
+            if featurizer_cls[base_fz].layout == "graph":
+                raise _Problem(f"{where}.baseline.featurizer", f"baselines read vectors or images, and {base_fz!r} "
+                                                               "gives molecular graphs: name a fingerprint or "
+                                                               "descriptor featurizer here")
             if getattr(base_cls, "modality", None) and featurizer_cls[base_fz].modality != base_cls.modality:
                 raise _Problem(f"{where}.baseline.type", f"baseline {exp.baseline.type!r} reads "
                                                          f"{base_cls.modality} features, not {base_fz!r}")

@@ -168,7 +168,8 @@ class Preprocessor:
     y_std: list | None = None
 
     def fit(self, X: np.ndarray, y: np.ndarray, task: Task) -> Preprocessor:
-        if X.dtype.kind == "f" and X.ndim == 2:
+        X = _float_features(X)
+        if X is not None:
             X = np.asarray(X, np.float64)
             median = np.nanmedian(X, axis=0)
             median = np.where(np.isnan(median), 0.0, median)  # a descriptor NaN for every training row
@@ -183,11 +184,12 @@ class Preprocessor:
 
     def transform_X(self, X: np.ndarray) -> np.ndarray:
         if self.x_mean is None:
-            return np.ascontiguousarray(X)
-        X = np.asarray(X, np.float64)
-        X = np.where(np.isnan(X), np.asarray(self.x_median), X)
-        X = (X - np.asarray(self.x_mean)) / np.asarray(self.x_std)
-        return np.clip(X, -self.clip, self.clip).astype(np.float32)
+            return X if hasattr(X, "with_mol_features") else np.ascontiguousarray(X)
+        F = np.asarray(_float_features(X), np.float64)
+        F = np.where(np.isnan(F), np.asarray(self.x_median), F)
+        F = (F - np.asarray(self.x_mean)) / np.asarray(self.x_std)
+        F = np.clip(F, -self.clip, self.clip).astype(np.float32)
+        return X.with_mol_features(F) if hasattr(X, "with_mol_features") else F
 
     def transform_y(self, y: np.ndarray) -> np.ndarray:
         if self.y_mean is None:
@@ -209,6 +211,14 @@ class Preprocessor:
         """From a model file; files before the task classes also stored the task type here."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in state.items() if k in known})
+
+
+def _float_features(X):
+    """The float (N, D) block to impute and standardize: X itself (descriptors), a graph set's
+    molecule features, or None (bits, codes, images, graphs without molecule features)."""
+    if hasattr(X, "with_mol_features"):
+        return X.mol_features
+    return X if X.dtype.kind == "f" and X.ndim == 2 else None
 
 
 # -- the trained model and its file ------------------------------------------------------------
@@ -272,12 +282,13 @@ class TrainedModel:
             for layer in module.modules():
                 if isinstance(layer, torch.nn.Dropout):
                     layer.train()
+        from biodl.graphs import to_model_input
+
         Xt = self.preprocessor.transform_X(X)
         outs = []
         with torch.no_grad():
             for start in range(0, len(Xt), batch_size):
-                batch = torch.from_numpy(np.ascontiguousarray(Xt[start:start + batch_size])).to(device)
-                outs.append(module(batch).float().cpu().numpy())
+                outs.append(module(to_model_input(Xt[start:start + batch_size], device)).float().cpu().numpy())
         module.eval()
         return np.concatenate(outs) if outs else np.zeros((0, self.task.n_outputs), np.float32)
 
@@ -445,6 +456,7 @@ def _setup(model_spec: dict, task: Task, X_train: np.ndarray, y_train: np.ndarra
     import torch
 
     from biodl.device import resolve_device
+    from biodl.graphs import to_model_input
     from biodl.models import build_model
 
     device = resolve_device(config.device)
@@ -454,7 +466,7 @@ def _setup(model_spec: dict, task: Task, X_train: np.ndarray, y_train: np.ndarra
     model = TrainedModel(module=module, model_spec={"type": model_spec["type"], **module.config},
                          input_shape=tuple(X_train.shape[1:]), task=task, preprocessor=pre,
                          featurizer_spec=featurizer_spec)
-    Xt = torch.from_numpy(pre.transform_X(X_train)).to(device)
+    Xt = to_model_input(pre.transform_X(X_train), device)  # a tensor, or GraphTensors for graphs
     yt = torch.from_numpy(pre.transform_y(np.asarray(y_train))).to(device)
     method = OPTIMIZERS[config.optimizer]
     # a model whose step is mostly the optimizer (the MLP on sparse fingerprints) asks for torch's fused kernel

@@ -20,6 +20,7 @@ from biodl.featurizers.registry import FEATURIZERS, register
 from biodl.featurizers.molecules import ECFP, RDKitDescriptors, SmilesTokens  # noqa: E402
 from biodl.featurizers.dna import KmerCounts, OneHot, codes_to_onehot, reverse_complement_codes  # noqa: E402
 from biodl.featurizers.images import ImageFeaturizer  # noqa: E402
+from biodl.featurizers.graphs import MolGraph  # noqa: E402
 
 
 def make_featurizer(spec: Mapping[str, Any] | str, **overrides: Any) -> Featurizer:
@@ -43,6 +44,7 @@ __all__ = [
     "Featurizer",
     "ImageFeaturizer",
     "KmerCounts",
+    "MolGraph",
     "OneHot",
     "RDKitDescriptors",
     "Reject",

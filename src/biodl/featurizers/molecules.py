@@ -186,10 +186,7 @@ class RDKitDescriptors(MoleculeFeaturizer):
         return list(self.descriptors)
 
     def _featurize_chunk(self, inputs: list, *, offset: int, meta: bool) -> FeaturizeResult:
-        from rdkit.Chem import Descriptors
-
-        table = dict(Descriptors._descList)
-        self._functions = [(name, table[name]) for name in self.feature_names()]
+        self._functions = descriptor_functions(self.feature_names())
         self._nonfinite_rows: list[str] = []
         try:
             result = super()._featurize_chunk(inputs, offset=offset, meta=meta)
@@ -201,22 +198,36 @@ class RDKitDescriptors(MoleculeFeaturizer):
         return result
 
     def _features(self, mol) -> np.ndarray | str:
-        values = np.empty(len(self._functions), np.float64)
-        for j, (_, fn) in enumerate(self._functions):
-            try:
-                values[j] = fn(mol)
-            except Exception:  # noqa: BLE001 — RDKit raises many types; recorded below as non-finite
-                values[j] = np.nan
-        bad = ~np.isfinite(values) | (np.abs(values) > np.finfo(np.float32).max)
-        names = ";".join(self._functions[j][0] for j in np.flatnonzero(bad))
-        if bad.any() and self.nonfinite == "reject":
+        values, names = descriptor_row(mol, self._functions)
+        if names and self.nonfinite == "reject":
             return f"non-finite descriptors: {names}"
-        values[bad] = np.nan
         self._nonfinite_rows.append(names)
-        return values.astype(np.float32)
+        return values
 
     def _empty_X(self) -> np.ndarray:
         return np.zeros((0, len(self.feature_names())), np.float32)
+
+
+def descriptor_functions(names: Sequence[str] | None = None) -> list[tuple[str, Any]]:
+    """``(name, function)`` of RDKit's 2D descriptors (all of ``Descriptors._descList`` when None)."""
+    from rdkit.Chem import Descriptors
+
+    table = dict(Descriptors._descList)
+    return [(name, table[name]) for name in (names if names is not None else table)]
+
+
+def descriptor_row(mol, functions: list[tuple[str, Any]]) -> tuple[np.ndarray, str]:
+    """float32 (D,) descriptor values of one molecule, NaN where a descriptor errors, is not finite
+    or is outside float32's range, and the ';'-joined names of those ('' when none)."""
+    values = np.empty(len(functions), np.float64)
+    for j, (_, fn) in enumerate(functions):
+        try:
+            values[j] = fn(mol)
+        except Exception:  # noqa: BLE001 — RDKit raises many types; recorded as non-finite
+            values[j] = np.nan
+    bad = ~np.isfinite(values) | (np.abs(values) > np.finfo(np.float32).max)
+    values[bad] = np.nan
+    return values.astype(np.float32), ";".join(functions[j][0] for j in np.flatnonzero(bad))
 
 
 # Schwaller et al. (2019) Molecular Transformer tokenizer: bracket atoms, two-letter halogens,

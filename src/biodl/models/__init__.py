@@ -28,6 +28,7 @@ from biodl.models.mlp import MLP  # noqa: E402
 from biodl.models.cnn1d import CNN1D  # noqa: E402
 from biodl.models.cnn2d import CNN2D  # noqa: E402
 from biodl.models.rnn import RNN  # noqa: E402
+from biodl.models.mpnn import MPNN  # noqa: E402
 
 #: constructor arguments that come from the data, not from the spec
 _DATA_ARGS = ("input_shape", "n_outputs")
@@ -78,6 +79,7 @@ __all__ = [
     "GLOBAL_POOLS",
     "MLP",
     "MODELS",
+    "MPNN",
     "Model",
     "RNN",
     "build_model",

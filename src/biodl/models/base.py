@@ -114,10 +114,13 @@ class Model(nn.Module):
     """
 
     name: ClassVar[str]
+    #: smallest size of an input dimension (the graph model's molecule features may be absent: 0)
+    min_input_dim: ClassVar[int] = 1
 
     def __init__(self, input_shape: Sequence[int], n_outputs: int, **config: Any):
         super().__init__()
-        self.input_shape: tuple[int, ...] = tuple(check_int("input_shape", int(d)) for d in input_shape)
+        self.input_shape: tuple[int, ...] = tuple(check_int("input_shape", int(d), self.min_input_dim)
+                                                  for d in input_shape)
         self.n_outputs: int = check_int("n_outputs", n_outputs)
         self.config: dict[str, Any] = {k: _jsonable(v) for k, v in config.items()}
 

@@ -305,7 +305,7 @@ def _uncertain_items(metrics: dict, predictions, features: Path | None) -> tuple
         if meta is not None and int(r["row"]) in position:
             i = position[int(r["row"])]
             text = str(meta["input"].iloc[i])
-            if X is not None and X.ndim == 4:
+            if isinstance(X, np.ndarray) and X.ndim == 4:  # images (graphs have 4 dimensions too)
                 item["thumbnail"] = plots.image_thumbnail(np.asarray(X[i]))
                 text = Path(text).name
             item["input"] = text if len(text) <= 120 else text[:117] + "..."

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from biodl.errors import UserError
+from biodl.graphs import in_memory
 from biodl.stages.split import PARTS, positions
 
 
@@ -55,7 +56,7 @@ def predict_experiment(name: str, model_path: str | Path, features: str | Path, 
     for part, ds, path, split_part in sources:
         check_features_fit(model, ds, str(path))
         idx = positions(ds, split, str(split_path))[part] if split_part else np.arange(len(ds))
-        result = predict_with_uncertainty(model, np.asarray(ds.X[idx]))
+        result = predict_with_uncertainty(model, in_memory(ds.X[idx]))
         predictions.check_finite(result["pred"], f"experiment {name!r} ({part})")
         if "sigma" in result:
             predictions.check_finite(result["sigma"], f"experiment {name!r} ({part}) uncertainty")
@@ -100,7 +101,7 @@ def predict_raw(model_path: str | Path, source: Mapping, out: str | Path, *, n_j
     columns = {}
     if len(result.X):
         check_shape(model, result.X, f"{model_path}: its featurizer's output")
-        outputs = predict_with_uncertainty(model, np.asarray(result.X))
+        outputs = predict_with_uncertainty(model, in_memory(result.X))
         unlabelled = np.full((len(rows), len(model.tasks)), np.nan)
         long = predictions.long_table(model.model_spec["type"], "input", np.asarray(table.ids, object)[rows], rows,
                                       unlabelled, model.task, model.task.prediction_columns(outputs))
