@@ -328,13 +328,53 @@ def _block_type(kind: str) -> Any:
     return _tagged_union(kind, blocks, key)
 
 
-class SearchSpec(Spec):
-    """Hyperparameter search on the validation split; the configuration as written is trial 0."""
+def _finite_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) < float("inf"):  # NaN too
+        raise PydanticCustomError("finite_number", "must be a finite number")
+    return value
 
-    method: Literal["grid", "random"] = "grid"
+
+RangeEnd = Annotated[Union[int, float], BeforeValidator(_finite_number)]
+
+
+class SearchRange(Spec):
+    """A range to sample (random, optuna): integers when both ends are integers, else floats."""
+
+    low: RangeEnd
+    high: RangeEnd
+    log: bool = Field(False, description="sample log-uniformly (needs low > 0)")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> SearchRange:
+        if not self.low < self.high:
+            raise PydanticCustomError("range", "low must be < high")
+        if self.log and self.low <= 0:
+            raise PydanticCustomError("range", "log: true needs low > 0")
+        return self
+
+
+def _search_value_kind(value: Any) -> str | None:
+    return "kind=list" if isinstance(value, list) else "kind=range" if isinstance(value, (dict, SearchRange)) else None
+
+
+SearchValues = Annotated[Union[Annotated[Annotated[list[Any], annotated_types.Len(1, 1000)], Tag("kind=list")],
+                               Annotated[SearchRange, Tag("kind=range")]],
+                         Discriminator(_search_value_kind, custom_error_type="search_value",
+                                       custom_error_message="must be a list of values or a range (low, high, log)")]
+
+
+class SearchSpec(Spec):
+    """Hyperparameter search on the validation split (biodl.search); optuna's trial 0 is the config as written."""
+
+    method: Literal["grid", "random", "optuna"] = "grid"
     n_trials: Annotated[int, Bounds(ge=1, le=10_000)] = 10
     space: dict[Annotated[str, StringConstraints(pattern=r"^(model|train)\.[A-Za-z_][A-Za-z0-9_]*$")],
-                Annotated[list[Any], annotated_types.Len(1, 1000)]] = Field(default_factory=dict)
+                SearchValues] = Field(default_factory=dict)
+    pruner: Literal["median", "none"] = Field("median", description="optuna only")
+    warmup_epochs: Optional[Annotated[int, Bounds(ge=0, le=100_000)]] = Field(
+        None, description="optuna only: epochs before a trial can be pruned (default: train.patience)")
+    startup_trials: Annotated[int, Bounds(ge=0, le=10_000)] = Field(
+        5, description="optuna only: completed trials before pruning starts")
 
 
 class SimulateCellsSpec(Spec):
@@ -481,12 +521,18 @@ def _cross_check(spec) -> None:
 
 
 def _check_search(where: str, exp) -> None:
-    """Each search value must be a valid value of the parameter it overrides."""
+    """Each search value (each end of a range) must be a valid value of the parameter it
+    overrides; ranges need a sampling method; the pruner settings apply to optuna alone."""
     if exp.search is None:
         return
+    search = exp.search
+    if search.method != "optuna":
+        for name in ("pruner", "warmup_epochs", "startup_trials"):
+            if name in search.model_fields_set:
+                raise _Problem(f"{where}.search.{name}", f"applies to method optuna, not {search.method}")
     blocks = _registry_blocks()
     model_block = blocks["model"][exp.model.type]
-    for key, values in exp.search.space.items():
+    for key, values in search.space.items():
         section, _, param = key.partition(".")
         block = model_block if section == "model" else blocks["train"]
         base = exp.model.dump() if section == "model" else exp.train.dump()
@@ -495,12 +541,19 @@ def _check_search(where: str, exp) -> None:
             raise _Problem(f"{where}.search.space.{key}", f"{param!r} is not a {section} parameter"
                                                           f"{' of ' + repr(exp.model.type) if section == 'model' else ''} "
                                                           f"(allowed: {', '.join(allowed)})")
-        for i, value in enumerate(values):
+        if isinstance(values, SearchRange):
+            if search.method == "grid":
+                raise _Problem(f"{where}.search.space.{key}", "a range needs method random or optuna "
+                                                              "(a grid takes a list of values)")
+            named = [(f".{end}", getattr(values, end)) for end in ("low", "high")]
+        else:
+            named = [(f"[{i}]", value) for i, value in enumerate(values)]
+        for suffix, value in named:
             try:
                 block.model_validate({**base, param: value})
             except ValidationError as exc:
                 error = exc.errors()[0]
-                raise _Problem(f"{where}.search.space.{key}[{i}]", _message(error)) from None
+                raise _Problem(f"{where}.search.space.{key}{suffix}", _message(error)) from None
 
 
 # -- errors as one line ----------------------------------------------------------------------------

@@ -1,17 +1,17 @@
 """Stage 3, train: features + split → results/models/{experiment}/.
 
-Every hyperparameter-search trial trains on the training part and is scored on the validation
-part; the best trial is kept, the other members of a deep ensemble are trained with its
+Every hyperparameter-search trial (grid, random or optuna: :mod:`biodl.search`) trains on the
+training part and is scored on the validation part; the best trial is kept, the other members of a deep ensemble are trained with its
 configuration, and the uncertainty calibrators are fitted on validation rows. The directory holds
-model.pt, history.csv (the selected trial), search.csv (every trial) and manifest.json. The
-training loop itself is :func:`biodl.train.fit`.
+model.pt, history.csv (the selected trial), search.csv (every trial) and manifest.json; an optuna
+search also keeps its study beside it (``<dir>.search.journal``, ``<dir>.search.best.pt``) to
+resume from. The training loop itself is :func:`biodl.train.fit`.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import itertools
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -23,33 +23,12 @@ from typing import Any
 import numpy as np
 
 from biodl.errors import UserError
+from biodl.search import search_trials
 from biodl.stages.split import positions
 from biodl.uncertainty import UncertaintySpec
 
 
-# -- hyperparameter search on the validation split ---------------------------------------------
-def search_trials(search: Mapping | None, seed: int) -> list[dict]:
-    """Overrides to try: ``{"method": grid|random, "space": {"model.dropout": [..], ...},
-    "n_trials": k}``. The first trial is always the configuration as written (no overrides)
-    when it is not in the grid anyway, so a search can only improve on the validation split."""
-    if not search:
-        return [{}]
-    space = dict(search.get("space") or {})
-    for key, values in space.items():
-        if key.split(".")[0] not in ("model", "train") or not isinstance(values, list) or not values:
-            raise UserError(f"search.space: {key!r} must be model.<param> or train.<param> with a list of values")
-    keys = sorted(space)
-    grid = [dict(zip(keys, combo)) for combo in itertools.product(*(space[k] for k in keys))]
-    method = search.get("method", "grid")
-    if method == "random":
-        rng = np.random.default_rng(seed)
-        n = min(int(search.get("n_trials", 10)), len(grid))
-        grid = [grid[i] for i in sorted(rng.choice(len(grid), size=n, replace=False))]
-    elif method != "grid":
-        raise UserError(f"search.method: {method!r} (choose grid or random)")
-    return grid
-
-
+# -- the trials' configurations (search_trials, grid and random: biodl.search) -------------------
 def apply_overrides(model: dict, train: dict, overrides: Mapping) -> tuple[dict, dict]:
     model, train = deepcopy(model), deepcopy(train)
     for key, value in overrides.items():
@@ -141,15 +120,20 @@ def _plan(name: str, experiment: Mapping, features, split_path, seed: int) -> _P
                  derive_seed(seed, name))
 
 
-def _search(plan: _Plan, log, progress) -> tuple[tuple, list[dict]]:
+def _search(plan: _Plan, out: Path, log, progress) -> tuple[tuple, list[dict]]:
     """Every trial from the experiment's seed; the best on the validation split and a row per trial."""
     from biodl.metrics import is_better
+    from biodl.search import method_of
     from biodl.train import derive_seed
 
+    search = plan.experiment.get("search")
+    seed = derive_seed(plan.seed, plan.name, "search")
+    if search and method_of(search) == "optuna":
+        return _optuna_search(plan, search, seed, out, log, progress)
     trials, best = [], None
-    overrides_list = search_trials(plan.experiment.get("search"), derive_seed(plan.seed, plan.name, "search"))
+    overrides_list = search_trials(search, seed)
     # the job's fits, for its progress and time estimate: every trial, then the other ensemble members
-    progress.start(len(overrides_list) + (plan.unc.members - 1 if plan.unc.method == "ensemble" else 0))
+    progress.start(len(overrides_list) + _more_members(plan))
     for i, overrides in enumerate(overrides_list):
         t0 = time.perf_counter()
         log(f"trial {i}: {json.dumps(overrides, sort_keys=True)}")
@@ -157,12 +141,97 @@ def _search(plan: _Plan, log, progress) -> tuple[tuple, list[dict]]:
         model, history = plan.fit(overrides, plan.train_seed, log, progress.epoch)
         monitor = model.info["monitor"]
         score = model.info[f"best_valid_{monitor}"]
-        trials.append({"trial": i, **{k: json.dumps(v) for k, v in overrides.items()}, f"valid_{monitor}": score,
-                       "best_epoch": model.info["best_epoch"], "epochs_run": model.info["epochs_run"],
-                       "seconds": round(time.perf_counter() - t0, 2)})
+        trials.append({"trial": i, "state": "complete", **{k: json.dumps(v) for k, v in overrides.items()},
+                       f"valid_{monitor}": score, "best_epoch": model.info["best_epoch"],
+                       "epochs_run": model.info["epochs_run"], "seconds": round(time.perf_counter() - t0, 2)})
         if best is None or is_better(score, best[0], monitor):
             best = (score, i, overrides, model, history)
     return best, trials
+
+
+def _more_members(plan: _Plan) -> int:
+    return plan.unc.members - 1 if plan.unc.method == "ensemble" else 0
+
+
+def _optuna_search(plan: _Plan, search: Mapping, seed: int, out: Path, log, progress) -> tuple[tuple, list[dict]]:
+    """TPE with pruning, resumable: the study is kept in ``<out>.search.journal`` and the best
+    trial's model in ``<out>.search.best.pt`` (biodl.search)."""
+    import hashlib
+
+    from biodl import search as hs
+    from biodl.device import resolve_device
+    from biodl.metrics import METRIC_DIRECTION
+    from biodl.tasks import task_class
+    from biodl.train import TrainConfig, TrainedModel
+
+    dims = hs.parse_space(search.get("space"))
+    config = TrainConfig.from_dict(dict(plan.base_train))
+    monitor = config.monitor or task_class(plan.task_type).primary_metric
+    written = hs.written_values(dims, plan.experiment["model"], plan.base_train)
+    data = hashlib.sha256(json.dumps(plan.ds.manifest, sort_keys=True, default=str).encode())
+    for part in ("train", "valid"):
+        data.update(np.asarray(plan.pos[part], np.int64).tobytes())
+    name = hs.study_name(plan.name, {"experiment": _search_identity(plan.experiment), "seed": plan.seed,
+                                     "data": data.hexdigest()})
+    journal, checkpoint = hs.journal_path(out), hs.checkpoint_path(out)
+    study = hs.open_study(journal, name, METRIC_DIRECTION[monitor], hs.pruner(search, config.patience, config.epochs),
+                          log)
+    hs.enqueue_as_written(study, dims, written)
+    n_done = len(hs.finished(study))
+    to_go = max(0, hs.trial_budget(search, dims) - n_done)
+    if n_done:
+        log(f"search: {n_done} trial(s) finished in {journal}; {to_go} to go")
+    progress.start(to_go + _more_members(plan))
+
+    def save_best(k: int, model, history) -> None:
+        model.info["search_checkpoint"] = {"study": name, "trial": k, "history": history}
+        try:
+            model.save(checkpoint)
+        finally:
+            del model.info["search_checkpoint"]
+
+    rows, overrides_of, here = hs.optuna_search(
+        search, study=study, seed=seed, dims=dims, written=written, monitor=monitor,
+        train=lambda overrides, hook: plan.fit(overrides, plan.train_seed, log, hook), on_best=save_best, log=log,
+        begin_fit=progress.begin_fit, epoch=progress.epoch, report=search.get("pruner", "median") != "none")
+    best = hs.best_row(rows, monitor)
+    if best is None:
+        raise UserError(f"experiment {plan.name!r}: no search trial completed (see {journal})")
+    k, overrides = best["trial"], overrides_of[best["trial"]]
+    if here is not None and here.row["trial"] == k:
+        model, history = here.model, here.history
+    else:
+        model, history = _checkpoint(checkpoint, name, k, resolve_device(config.device), TrainedModel)
+        if model is None:
+            log(f"trial {k}: training again (its model from an earlier run was not kept)")
+            progress.begin_fit(f"trial {k} again")
+            model, history = plan.fit(overrides, plan.train_seed, log, progress.epoch)
+    return (best[f"valid_{monitor}"], k, overrides, model, history), rows
+
+
+def _search_identity(experiment: Mapping) -> dict:
+    """What shapes an optuna study's trials: not n_trials (a larger one extends the study), not what
+    only the report, the baseline or the calibration reads."""
+    out = {k: v for k, v in experiment.items()
+           if k not in ("description", "baseline", "test_sets", "replicates", "gpu", "uncertainty", "search")}
+    out["search"] = {k: v for k, v in experiment["search"].items() if k != "n_trials"}
+    unc = experiment.get("uncertainty") or {}
+    out["uncertainty"] = {k: unc[k] for k in ("calibration_rows", "heteroscedastic") if k in unc}
+    return out
+
+
+def _checkpoint(path: Path, study: str, k: int, device: str, model_class) -> tuple[Any, list | None]:
+    """The model and history trial ``k`` of ``study`` left in ``path``, or (None, None)."""
+    if not path.is_file():
+        return None, None
+    try:
+        model = model_class.load(path, device=device)
+    except UserError:
+        return None, None
+    saved = model.info.pop("search_checkpoint", None) or {}
+    if saved.get("study") != study or saved.get("trial") != k:
+        return None, None
+    return model, saved.get("history") or []
 
 
 def _ensemble_members(plan: _Plan, overrides: Mapping, log, progress) -> list:
@@ -213,7 +282,7 @@ def train_experiment(name: str, experiment: Mapping, features: str | Path, split
     log = log or (lambda msg: None)
     progress = progress or NoProgress()
     plan = _plan(name, experiment, features, split_path, seed)
-    (score, index, overrides, model, history), trials = _search(plan, log, progress)
+    (score, index, overrides, model, history), trials = _search(plan, Path(out), log, progress)
     monitor = model.info["monitor"]
     model.info.update({"experiment": name, "selected_trial": index, "selected_overrides": overrides,
                        "train_seed": plan.train_seed,
