@@ -10,9 +10,12 @@ returns a JSON-able record with the index lists and the leakage audit::
     ({'train': 514, 'valid': 64, 'test': 64}, 0)
     >>> save_split(split, "results/splits/freesolv/scaffold.json")
 
-Methods: ``random``, ``scaffold`` (Bemis–Murcko, Chemprop's balanced variant), ``stratified``
-(class labels), ``group`` (any meta column: scene, chrom, ...), ``chromosome`` (explicit hold-out
-lists) and ``kfold`` (optionally grouped). Adding one is a class plus ``@register_splitter``.
+Methods: ``random``, ``scaffold`` (Bemis–Murcko, Chemprop's balanced variant), ``butina``
+(Taylor–Butina clusters of Morgan fingerprints), ``stratified`` (class labels), ``group`` (any meta
+column: scene, chrom, ...), ``chromosome`` (explicit hold-out lists) and ``kfold`` (optionally
+grouped). ``scaffold`` and ``butina`` take ``keep_positives``: every part then holds both classes
+of every sparse classification task (:func:`keep_classes`). Adding one is a class plus
+``@register_splitter``.
 
 The audit (:func:`audit_split`) counts identical inputs in two parts, and what else the parts
 share by modality: molecules, test (and valid) molecules whose Bemis–Murcko scaffold occurs in
@@ -61,6 +64,8 @@ class Splitter:
     """
 
     name: ClassVar[str]
+    #: what the last ``split`` call found worth a warning in the split record: [{code, message, ...}]
+    warnings_: Sequence[Mapping[str, Any]] = ()
     param_constraints: ClassVar[dict] = {"fractions": (Interval(0, 1), Length(3, 3)), "seed": Interval(0, None)}
 
     def __init__(self, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0):
@@ -91,6 +96,7 @@ class Splitter:
             raise ValueError(f"meta has {n} rows but y has {len(y)}")
         if n < len(PARTS):
             raise UserError(f"split: {n} samples, fewer than the {len(PARTS)} parts (train, valid, test)")
+        self.warnings_ = []
         labels = np.asarray(self._assign(meta, y, tasks), dtype=np.int8)
         if labels.shape != (n,) or labels.min() < TRAIN or labels.max() > TEST:
             raise AssertionError(f"{type(self).__name__} left rows without a part")
@@ -167,49 +173,330 @@ class ScaffoldSplitter(Splitter):
     here each acyclic molecule (copies of one canonical SMILES together) is its own group, because
     acyclic molecules share no ring system and one pooled group (often the largest) would be
     forced whole into train.
+
+    keep_positives: with 0/1 labels (NaN missing), move whole groups afterwards so that every
+          part holds a positive and a negative of every task (:func:`keep_classes`): sparse
+          tasks (MUV, Tox21) otherwise can have no positive in valid or test, and ROC-AUC there
+          is undefined. False (the default) leaves the split exactly as without the option.
     """
 
     name = "scaffold"
 
-    def _assign(self, meta, y, tasks):
-        import pandas as pd
+    def __init__(self, fractions=(0.8, 0.1, 0.1), seed=0, keep_positives: bool = False):
+        super().__init__(fractions, seed)
+        self.keep_positives = _check_bool(keep_positives, "keep_positives", self.name)
 
+    def _assign(self, meta, y, tasks):
         n = len(meta)
         sizes = self._sizes(n)
-        _require_column(meta, "scaffold", self.name, why="scaffold splits need a molecule dataset")
-        scaffold = meta["scaffold"].to_numpy(dtype=object)
-        acyclic = np.asarray(pd.isna(scaffold), bool) | (scaffold == "")
-        codes, uniques = pd.factorize(np.where(acyclic, None, scaffold))
-        codes = codes.astype(np.int64)
-        if "canonical_smiles" in meta:
-            # copies of one acyclic molecule form one group: apart, they would leak across parts
-            acyclic_codes, _ = pd.factorize(meta["canonical_smiles"].to_numpy(dtype=object)[acyclic])
-            codes[acyclic] = len(uniques) + acyclic_codes
-        else:
-            codes[acyclic] = len(uniques) + np.arange(int(acyclic.sum()))
+        codes = scaffold_codes(meta, self.name)
         counts = np.bincount(codes)
-
-        order = np.random.default_rng(self.seed).permutation(len(counts))
-        big = counts[order] > min(sizes[VALID], sizes[TEST]) / 2
-        big_first = order[big][np.argsort(-counts[order[big]], kind="stable")]
-        order = np.concatenate([big_first, order[~big]])
-
-        part_of = np.empty(len(counts), np.int8)
-        filled = np.zeros(len(PARTS), np.int64)
-        for g in order:
-            c = counts[g]
-            if filled[TRAIN] + c <= sizes[TRAIN]:
-                k = TRAIN
-            elif filled[VALID] + c <= sizes[VALID]:
-                k = VALID
-            else:
-                k = TEST
-            part_of[g] = k
-            filled[k] += c
+        part_of = balanced_fill(counts, sizes, self.seed)
+        if self.keep_positives:
+            part_of, self.warnings_ = keep_classes(codes, part_of, y, tasks, seed=self.seed, method=self.name,
+                                                   groups="scaffold groups")
         return part_of[codes]
 
     def _hint(self):
         return "whole scaffolds go to one part: give it a larger fraction or use more molecules"
+
+
+def scaffold_codes(meta, method: str = "scaffold") -> np.ndarray:
+    """int64 (N,) scaffold group per row: rows of one Bemis–Murcko scaffold (meta ``scaffold``) share
+    a group, numbered in order of first appearance; each acyclic molecule ('' or missing scaffold) is
+    its own group after them, copies of one canonical SMILES together."""
+    import pandas as pd
+
+    _require_column(meta, "scaffold", method, why="scaffold splits need a molecule dataset")
+    scaffold = meta["scaffold"].to_numpy(dtype=object)
+    acyclic = np.asarray(pd.isna(scaffold), bool) | (scaffold == "")
+    codes, uniques = pd.factorize(np.where(acyclic, None, scaffold))
+    codes = codes.astype(np.int64)
+    if "canonical_smiles" in meta:
+        # copies of one acyclic molecule form one group: apart, they would leak across parts
+        acyclic_codes, _ = pd.factorize(meta["canonical_smiles"].to_numpy(dtype=object)[acyclic])
+        codes[acyclic] = len(uniques) + acyclic_codes
+    else:
+        codes[acyclic] = len(uniques) + np.arange(int(acyclic.sum()))
+    return codes
+
+
+def balanced_fill(counts: np.ndarray, sizes: np.ndarray, seed: int) -> np.ndarray:
+    """int8 (G,) part of each of G groups of ``counts`` rows, Chemprop's balanced fill: groups larger
+    than half the valid or test size first (largest first, ties in seeded order), then the others in
+    the order of ``default_rng(seed).permutation(G)``; each into train while it fits, else valid
+    while it fits, else test."""
+    order = np.random.default_rng(seed).permutation(len(counts))
+    big = counts[order] > min(sizes[VALID], sizes[TEST]) / 2
+    big_first = order[big][np.argsort(-counts[order[big]], kind="stable")]
+    order = np.concatenate([big_first, order[~big]])
+
+    part_of = np.empty(len(counts), np.int8)
+    filled = np.zeros(len(PARTS), np.int64)
+    for g in order:
+        c = counts[g]
+        if filled[TRAIN] + c <= sizes[TRAIN]:
+            k = TRAIN
+        elif filled[VALID] + c <= sizes[VALID]:
+            k = VALID
+        else:
+            k = TEST
+        part_of[g] = k
+        filled[k] += c
+    return part_of
+
+
+#: molecules above which a Butina split is refused: it compares every pair, O(N²) time (and the
+#: neighbour lists of a library of close analogues approach N² entries)
+BUTINA_MAX_MOLECULES = 20_000
+
+
+@register_splitter
+class ButinaSplitter(Splitter):
+    """Taylor–Butina clusters of Morgan fingerprints (radius 2, 2,048 bits, :mod:`biodl.similarity`),
+    each cluster whole in one part.
+
+    cutoff: Tanimoto distance (1 − similarity) at or below which two molecules are neighbours;
+            default 0.6, i.e. similarity ≥ 0.4. The molecule with the most neighbours becomes a
+            centroid and takes its unclustered neighbours, and so on down (:func:`butina_clusters`:
+            RDKit's ``rdkit.ML.Cluster.Butina.ClusterData`` without reordering, the same clusters).
+    keep_positives: as for ``scaffold`` (:func:`keep_classes`), moving whole clusters.
+
+    Clusters go to parts as scaffold groups do (:func:`balanced_fill`), not by a plain shuffle:
+    Butina clusters are heavy-tailed (a few big clusters of close analogues, many singletons), and
+    one big cluster drawn into valid or test would make that part one chemical series; so clusters
+    larger than half the valid or test size go to train first and the rest in seeded order.
+    A member lies within ``cutoff`` of its centroid, not of every other molecule: two molecules of
+    different clusters, hence parts, can still be closer than ``cutoff``. The leakage audit's
+    max-similarity of test to train says how far apart the parts really are. At most
+    :data:`BUTINA_MAX_MOLECULES` molecules (every pair is compared); use ``scaffold`` for more.
+    Molecules RDKit cannot parse have no bits and are clusters of their own.
+    """
+
+    name = "butina"
+    param_constraints: ClassVar[dict] = {**Splitter.param_constraints, "cutoff": Interval(0, 1, closed="left")}
+
+    def __init__(self, fractions=(0.8, 0.1, 0.1), seed=0, cutoff: float = 0.6, keep_positives: bool = False):
+        super().__init__(fractions, seed)
+        if (not isinstance(cutoff, numbers.Real) or isinstance(cutoff, bool) or not math.isfinite(cutoff)
+                or not 0 <= cutoff < 1):
+            raise UserError(f"split 'butina': cutoff must be a Tanimoto distance in [0, 1) (0.6: neighbours at "
+                            f"similarity >= 0.4), got {cutoff!r}")
+        self.cutoff = float(cutoff)
+        self.keep_positives = _check_bool(keep_positives, "keep_positives", self.name)
+
+    def _assign(self, meta, y, tasks):
+        from biodl import similarity as fp
+
+        n = len(meta)
+        sizes = self._sizes(n)
+        if n > BUTINA_MAX_MOLECULES:
+            raise UserError(f"split 'butina': {n} molecules, more than the {BUTINA_MAX_MOLECULES} it can cluster "
+                            "(it compares every pair); use method 'scaffold' for a dataset this large")
+        column = next((c for c in ("canonical_smiles", "input") if c in meta.columns), None)
+        if column is None:
+            _require_column(meta, "canonical_smiles", self.name, why="Butina splits need a molecule dataset")
+        bits, _ = fp.morgan_bits(meta[column].to_numpy(dtype=object))
+        codes = np.empty(n, np.int64)
+        for k, members in enumerate(butina_clusters(bits, self.cutoff)):
+            codes[members] = k
+        counts = np.bincount(codes)
+        part_of = balanced_fill(counts, sizes, self.seed)
+        if self.keep_positives:
+            part_of, self.warnings_ = keep_classes(codes, part_of, y, tasks, seed=self.seed, method=self.name,
+                                                   groups="Butina clusters")
+        return part_of[codes]
+
+    def _describe(self):
+        return f"fractions {list(self.fractions)}, cutoff {self.cutoff:g}"
+
+    def _hint(self):
+        return "whole clusters go to one part: give it a larger fraction, lower the cutoff or use more molecules"
+
+
+def butina_clusters(bits: np.ndarray, cutoff: float, *, block: int = 512) -> list[np.ndarray]:
+    """Taylor–Butina clusters of N fingerprints: a list of int64 arrays of row positions, centroid
+    first, then its other members in ascending order; every row in exactly one cluster.
+
+    bits: uint8 0/1 (N, B) (:func:`biodl.similarity.morgan_bits`); cutoff: Tanimoto distance.
+    Rows i, j are neighbours when ``1.0 - inter / union <= cutoff`` in float64 (an empty row has
+    none). Rows are visited by neighbour count, then row number, both descending; an unclustered
+    row becomes a centroid and takes its unclustered neighbours. That is RDKit's
+    ``rdkit.ML.Cluster.Butina.ClusterData(dists, N, cutoff, isDistData=True)`` on ``1 - sim``
+    distances, cluster for cluster and in its order; here the neighbour lists come from blocked
+    matrix products (float32 counts are exact below 2**24), where RDKit takes the N(N − 1)/2
+    distances as a list (and recent RDKit expands it into an N × N float64 matrix: 3.2 GB for
+    20,000 molecules).
+    """
+    from scipy import sparse
+
+    bits = np.asarray(bits, dtype=np.uint8)
+    n = len(bits)
+    on = bits.sum(axis=1, dtype=np.int64)
+    on32 = on.astype(np.float32)
+    # intersection counts as in biodl.similarity.max_tanimoto: the 256 commonest bits by a dense
+    # product, the rare rest by a sparse one (Morgan bits are sparse and skewed)
+    frequency = bits.sum(axis=0, dtype=np.int64)
+    order = np.argsort(-frequency, kind="stable")
+    common_cols = np.sort(order[:256])
+    rare_cols = np.sort(order[256:][frequency[order[256:]] > 0])
+    dense = bits[:, common_cols].astype(np.float32)
+    r, c = np.nonzero(bits[:, rare_cols])
+    rare = sparse.csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=(n, len(rare_cols)))
+    floor = np.float32(1.0 - cutoff - 1e-4)  # float32 ratios are within 1e-6 of the exact ones
+    src, dst = [], []
+    for i0 in range(0, n, block):  # rows i0..i1 against rows 0..i1: each pair j < i once
+        i1 = min(i0 + block, n)
+        inter = dense[i0:i1] @ dense[:i1].T
+        if len(rare_cols):
+            inter += (rare[i0:i1] @ rare[:i1].T).toarray()
+        union = on32[i0:i1, None] + on32[None, :i1] - inter
+        near = (inter >= floor * union) & (union > 0)
+        i, j = np.nonzero(near)
+        i += i0
+        keep = j < i
+        i, j = i[keep], j[keep]
+        common = inter[i - i0, j].astype(np.int64)
+        exact = 1.0 - common / (on[i] + on[j] - common) <= cutoff
+        src.append(i[exact])
+        dst.append(j[exact])
+    a = np.concatenate(src + dst) if src else np.zeros(0, np.int64)
+    b = np.concatenate(dst + src) if src else np.zeros(0, np.int64)
+    order = np.lexsort((b, a))
+    neighbours = b[order]
+    start = np.concatenate([[0], np.cumsum(np.bincount(a, minlength=n))])
+    degree = np.diff(start)
+
+    seen = np.zeros(n, bool)
+    clusters = []
+    for idx in np.lexsort((np.arange(n), degree))[::-1]:
+        if seen[idx]:
+            continue
+        nb = neighbours[start[idx]:start[idx + 1]]
+        members = nb[~seen[nb]]
+        seen[idx] = True
+        seen[members] = True
+        clusters.append(np.concatenate([[idx], members]).astype(np.int64))
+    return clusters
+
+
+#: a task's class can reach every part only when at least this many groups hold it
+MIN_GROUPS_PER_CLASS = len(PARTS)
+
+
+def keep_classes(codes: np.ndarray, part_of: np.ndarray, y: np.ndarray | None, tasks: Sequence[str] | None, *,
+                 seed: int, method: str, groups: str = "groups") -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Move whole groups between parts until every part has a positive and a negative label of
+    every task: ``keep_positives`` of the scaffold and Butina splits.
+
+    codes:   int64 (N,) group per row; part_of: int8 (G,) part per group (a balanced fill).
+    y:       float (N, T) or (N,) labels: 0, 1 or NaN (missing); anything else is a UserError.
+    Deficits are mended in a fixed order (valid, test, train; tasks in order; positives, then
+    negatives), each by the smallest group holding the missing class that another part can spare
+    (that part keeps the class in another group); ties go to the group that mends more deficits,
+    then to seeded order. A group never splits, and a move never takes from a part the last group
+    holding a class it needs, so mended deficits stay mended. Then the part sizes are brought back
+    towards those before the mending by moving spare groups (none holding a part's last group of
+    a class) from parts that grew to parts that shrank, while that narrows the gap.
+    A task with fewer than :data:`MIN_GROUPS_PER_CLASS` groups holding one of its classes cannot be
+    mended; such tasks, and any still lacking a class somewhere, are listed in one warning.
+    Returns (the new part_of, warnings: [] or one ``{"code": "class_missing", ...}`` entry).
+    """
+    where = f"split '{method}': keep_positives"
+    if y is None:
+        raise UserError(f"{where} needs the labels y, and the dataset has none; remove keep_positives")
+    y = np.asarray(y, dtype=np.float64)
+    y = y[:, None] if y.ndim == 1 else y
+    n_tasks = y.shape[1]
+    names = list(tasks) if tasks is not None else [f"task {j}" for j in range(n_tasks)]
+    labelled = ~np.isnan(y)
+    bad = labelled & (y != 0) & (y != 1)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise UserError(f"{where} needs 0/1 class labels, but task '{names[j]}' has the value {y[i, j]:g}; "
+                        "remove keep_positives for regression or multiclass targets")
+    n_groups = len(part_of)
+    part_of = part_of.copy()
+    # holds[g, j, c]: group g has a row of task j labelled c (c = 1 positive, 0 negative)
+    holds = np.zeros((n_groups, n_tasks, 2), bool)
+    for c in (0, 1):
+        rows, cols = np.nonzero(labelled & (y == c))
+        holds[codes[rows], cols, c] = True
+    counts = np.bincount(codes, minlength=n_groups)
+    rank = np.empty(n_groups, np.int64)  # seeded tie-breaks
+    rank[np.random.default_rng(seed).permutation(n_groups)] = np.arange(n_groups)
+    # a class is required in every part when enough groups hold it, for both classes of the task
+    mendable = (holds.sum(axis=0) >= MIN_GROUPS_PER_CLASS).all(axis=1)          # (T,)
+    required = np.repeat(mendable[:, None], 2, axis=1)                          # (T, 2)
+
+    def spare(candidates: np.ndarray, cover: np.ndarray) -> np.ndarray:
+        """Candidates whose part keeps every required class without them."""
+        last = (cover[part_of[candidates]] < 2) & required
+        return ~(holds[candidates] & last).any(axis=(1, 2))
+
+    before = np.bincount(part_of[codes], minlength=len(PARTS))
+    cover = np.stack([holds[part_of == k].sum(axis=0, dtype=np.int64) for k in range(len(PARTS))])  # (3, T, 2)
+    stuck: set[tuple[int, int, int]] = set()
+    while True:
+        deficits = [(k, j, c) for k in (VALID, TEST, TRAIN) for j in range(n_tasks) for c in (1, 0)
+                    if required[j, c] and cover[k, j, c] == 0 and (k, j, c) not in stuck]
+        if not deficits:
+            break
+        k, j, c = deficits[0]
+        candidates = np.flatnonzero(holds[:, j, c] & (part_of != k))
+        candidates = candidates[spare(candidates, cover)]
+        if not len(candidates):
+            stuck.add((k, j, c))
+            continue
+        missing = required & (cover[k] == 0)
+        mends = (holds[candidates] & missing).sum(axis=(1, 2))
+        g = candidates[np.lexsort((rank[candidates], -mends, counts[candidates]))[0]]
+        cover[part_of[g]] -= holds[g]
+        cover[k] += holds[g]
+        part_of[g] = k
+
+    # sizes back towards those before mending: spare groups from parts that grew to parts that shrank
+    filled = np.bincount(part_of[codes], minlength=len(PARTS))
+    for _ in range(n_groups):
+        excess = filled - before
+        src, dst = int(np.argmax(excess)), int(np.argmin(excess))
+        if excess[src] <= 0:
+            break
+        candidates = np.flatnonzero(part_of == src)
+        candidates = candidates[spare(candidates, cover)]
+        gap = excess[src] - excess[dst]
+        narrowed = gap - (np.abs(excess[src] - counts[candidates]) + np.abs(excess[dst] + counts[candidates]))
+        if not len(candidates) or narrowed.max() <= 0:
+            break
+        best = np.lexsort((rank[candidates], -narrowed))[0]
+        g = candidates[best]
+        part_of[g] = dst
+        filled[src] -= counts[g]
+        filled[dst] += counts[g]
+        cover[src] -= holds[g]
+        cover[dst] += holds[g]
+
+    lacking: dict[str, list[str]] = {}
+    for j in range(n_tasks):
+        for k in range(len(PARTS)):
+            missing = [("positive", "negative")[1 - c] for c in (1, 0) if cover[k, j, c] == 0]
+            if missing:
+                lacking.setdefault(names[j], []).append(f"{PARTS[k]}: no {' or '.join(missing)}")
+    if not lacking:
+        return part_of, []
+    few = [t for j, t in enumerate(names) if t in lacking and not mendable[j]]
+    detail = "; ".join(f"{t} ({', '.join(v)})" for t, v in lacking.items())
+    stuck_why = "no group could be moved without emptying another part of a class"
+    if not few:
+        why = stuck_why
+    elif len(few) == len(lacking):
+        why = f"each has fewer than {MIN_GROUPS_PER_CLASS} {groups} holding one of its classes"
+    else:
+        why = (f"{', '.join(few)} {'has' if len(few) == 1 else 'have'} fewer than {MIN_GROUPS_PER_CLASS} {groups} "
+               f"holding one of its classes; for the others {stuck_why}")
+    message = (f"keep_positives: {len(lacking)} task{'s' if len(lacking) != 1 else ''} still lack a class in "
+               f"some part, so ROC-AUC is undefined there: {detail} — {why}")
+    return part_of, [{"code": "class_missing", "tasks": list(lacking), "parts": lacking, "message": message}]
 
 
 @register_splitter
@@ -446,7 +733,8 @@ def make_split(meta, y: np.ndarray | None, spec: Mapping[str, Any], *,
           the others are listed in ``dropped`` before splitting, so no input is in two parts.
     Returns ``method``, ``params`` (the spec with all defaults filled in), ``seed``, ``n`` (rows of
     the dataset, dropped ones included), ``sizes``, ``train`` / ``valid`` / ``test`` (sorted row
-    lists), ``dropped`` and ``audit`` (:func:`audit_split`; ``modality``, ``fingerprints`` and
+    lists), ``dropped``, ``warnings`` (only when the splitter had any: e.g. tasks that
+    ``keep_positives`` could not give both classes in every part) and ``audit`` (:func:`audit_split`; ``modality``, ``fingerprints`` and
     ``audit_gap`` are passed on to it).
     """
     spec = dict(spec)
@@ -483,6 +771,7 @@ def make_split(meta, y: np.ndarray | None, spec: Mapping[str, Any], *,
         "sizes": {p: int(len(parts[p])) for p in PARTS},
         **{p: parts[p].tolist() for p in PARTS},
         "dropped": dropped.tolist(),
+        **({"warnings": splitter.warnings_} if splitter.warnings_ else {}),
         "audit": audit_split(meta, parts, method=splitter.name, modality=modality, fingerprints=fingerprints,
                              gap=audit_gap, group_key=getattr(splitter, "key", None)),
     }
@@ -1094,6 +1383,12 @@ def _check_fractions(fractions) -> tuple[float, float, float]:
     if abs(sum(fractions) - 1.0) > 1e-6:
         raise bad
     return tuple(float(f) for f in fractions)
+
+
+def _check_bool(value, param: str, method: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise UserError(f"split '{method}': {param} must be true or false, got {value!r}")
+    return bool(value)
 
 
 def _check_seed(seed) -> int:
