@@ -117,7 +117,38 @@ def run_line(meta: dict) -> str:
     return f"\n\nWall time of the run these numbers come from: {minutes} min {seconds} s{jobs} (Snakemake log {meta['log']})."
 
 
-TABLES = {"default-results": lambda runs, meta: default_results_table(runs) + run_line(meta)}
+def molecule_targets(_runs, _meta) -> str:
+    """Issue 11's target table, from bench/quality.py --molecules's result file."""
+    path = ROOT / "bench" / "results" / "quality_molecules.json"
+    if not path.is_file():
+        return "(no bench/results/quality_molecules.json: run python bench/quality.py --molecules)"
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from quality import target_table
+
+    res = json.loads(path.read_text())
+    seeds = sorted({v["seeds"] for v in res.values() if isinstance(v, dict) and "seeds" in v})
+    seconds = sum(v.get("seconds", 0) for v in res.values() if isinstance(v, dict))
+    return ("\n".join(target_table(res)) + f"\n\nSeeds: {', '.join(map(str, seeds))} per data set; "
+            f"{res.get('machine', '')}; {seconds / 60:.0f} min in all.")
+
+
+def mpnn_speed(_runs, _meta) -> str:
+    path = ROOT / "bench" / "results" / "mpnn_speed.json"
+    if not path.is_file():
+        return "(no bench/results/mpnn_speed.json: run python bench/mpnn_speed.py --json bench/results/mpnn_speed.json)"
+    r = json.loads(path.read_text())
+    lines = ["| model (Tox21, hidden 300, depth 3, batch 64, same epochs and threads) | best wall s | molecules/s "
+             "per epoch | CPU s |", "|---|---|---|---|"]
+    for name, rate in r["molecules_per_s"].items():
+        lines.append(f"| {name} | {min(r['wall_s'][name]):.1f} | {rate:,.0f} | {min(r['cpu_s'][name]):.1f} |")
+    lines.append(f"| **ratio biodl / Chemprop** | | **{r['ratio']:.2f}×** (goal ≥ 1.5×) | {r['cpu_ratio']:.2f}× |")
+    return "\n".join(lines) + (f"\n\n{r['n_train']:,} training molecules, {r['epochs']} epochs, {r['threads']} torch "
+                               f"threads, best of {r['runs']} round-robin runs, load average "
+                               f"{min(r['load']):.1f}–{max(r['load']):.1f}; chemprop {r['chemprop']}, torch {r['torch']}.")
+
+
+TABLES = {"default-results": lambda runs, meta: default_results_table(runs) + run_line(meta),
+          "molecule-targets": molecule_targets, "mpnn-speed": mpnn_speed}
 
 
 def render(text: str) -> str:

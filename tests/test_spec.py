@@ -112,7 +112,7 @@ BAD = [
      "datasets.freesolv.splits.random.n_folds", ">= 3"),
     # cross-references
     ("split-undefined", _set((*E, "split"), "scaffoldx"), f"{'.'.join(E)}.split", "scaffold"),
-    ("dataset-undefined", _set((*E, "dataset"), "tox21"), f"{'.'.join(E)}.dataset", "tox21"),
+    ("dataset-undefined", _set((*E, "dataset"), "hiv"), f"{'.'.join(E)}.dataset", "hiv"),
     ("featurizer-unlisted", _set((*E, "featurizer"), "onehot"), f"{'.'.join(E)}.featurizer", "listed"),
     ("featurizer-undefined", _set((*FS, "featurizers"), ["ecfp", "maccs"]), "datasets.freesolv.featurizers[1]",
      "maccs"),

@@ -33,18 +33,18 @@ NORM = 100.0
 class CodeEmbedding(nn.Module):
     """Sum of one embedding per code column: ``(R, K)`` int codes → ``(R, dim)`` float.
 
-    Equal to a linear layer (without bias) on the concatenated one-hot vectors of the K columns.
+    Equal to a linear layer (without bias) on the concatenated one-hot vectors of the K columns;
+    one ``EmbeddingBag`` over the K tables laid end to end (one kernel forward and backward, not K).
     """
 
     def __init__(self, vocab: Sequence[int], dim: int):
         super().__init__()
-        self.tables = nn.ModuleList(nn.Embedding(n, dim) for n in vocab)
+        self.bag = nn.EmbeddingBag(int(sum(vocab)), dim, mode="sum")
+        starts = torch.tensor([0, *vocab[:-1]], dtype=torch.long).cumsum(0)
+        self.register_buffer("starts", starts, persistent=False)
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
-        out = self.tables[0](codes[:, 0])
-        for k in range(1, len(self.tables)):
-            out = out + self.tables[k](codes[:, k])
-        return out
+        return self.bag(codes + self.starts)
 
 
 @register_model
@@ -101,12 +101,15 @@ class MPNN(Model):
         """Molecule vectors ``(B, hidden + molecule features)`` before the head."""
         source, target, bond, atom_molecule = g.directed()
         n_atoms = g.atoms.shape[0]
-        h0 = self.atom_in(g.atoms)[source] + self.bond_in(g.bonds)[bond]
+        h0 = self.atom_in(g.atoms).index_select(0, source) + self.bond_in(g.bonds).index_select(0, bond)
         h = self.act(h0)
-        reverse = torch.arange(source.numel(), device=source.device) ^ 1
         for _ in range(self.depth - 1):
             incoming = h.new_zeros((n_atoms, h.shape[1])).index_add_(0, target, h)
-            h = self.dropout(self.act(h0 + self.W_h(incoming[source] - h[reverse])))
+            # index_select, not h[idx]: its backward is an index_add, where advanced indexing's is a
+            # far slower accumulating index_put; edges 2b and 2b + 1 are each other's reverse, so
+            # the reverse messages are the pairs swapped, with no gather at all
+            reverse = h.view(-1, 2, h.shape[1]).flip(1).reshape(h.shape)
+            h = self.dropout(self.act(h0 + self.W_h(incoming.index_select(0, source) - reverse)))
         incoming = h.new_zeros((n_atoms, h.shape[1])).index_add_(0, target, h)
         atoms = self.dropout(self.act(self.atom_out(g.atoms) + self.W_o(incoming)))
         n = len(g)
