@@ -23,6 +23,7 @@ import numpy as np
 
 from biodl import __version__
 from biodl.errors import UserError, settings_from_dict
+from biodl.graphs import MolGraphs, to_model_input
 from biodl.losses import LOSSES
 from biodl.metrics import METRIC_DIRECTION
 from biodl.registry import Choices, Interval, Registry
@@ -184,12 +185,12 @@ class Preprocessor:
 
     def transform_X(self, X: np.ndarray) -> np.ndarray:
         if self.x_mean is None:
-            return X if hasattr(X, "with_mol_features") else np.ascontiguousarray(X)
+            return X if isinstance(X, MolGraphs) else np.ascontiguousarray(X)
         F = np.asarray(_float_features(X), np.float64)
         F = np.where(np.isnan(F), np.asarray(self.x_median), F)
         F = (F - np.asarray(self.x_mean)) / np.asarray(self.x_std)
         F = np.clip(F, -self.clip, self.clip).astype(np.float32)
-        return X.with_mol_features(F) if hasattr(X, "with_mol_features") else F
+        return X.with_mol_features(F) if isinstance(X, MolGraphs) else F
 
     def transform_y(self, y: np.ndarray) -> np.ndarray:
         if self.y_mean is None:
@@ -216,7 +217,7 @@ class Preprocessor:
 def _float_features(X):
     """The float (N, D) block to impute and standardize: X itself (descriptors), a graph set's
     molecule features, or None (bits, codes, images, graphs without molecule features)."""
-    if hasattr(X, "with_mol_features"):
+    if isinstance(X, MolGraphs):
         return X.mol_features
     return X if X.dtype.kind == "f" and X.ndim == 2 else None
 
@@ -282,8 +283,6 @@ class TrainedModel:
             for layer in module.modules():
                 if isinstance(layer, torch.nn.Dropout):
                     layer.train()
-        from biodl.graphs import to_model_input
-
         Xt = self.preprocessor.transform_X(X)
         outs = []
         with torch.no_grad():
@@ -456,7 +455,6 @@ def _setup(model_spec: dict, task: Task, X_train: np.ndarray, y_train: np.ndarra
     import torch
 
     from biodl.device import resolve_device
-    from biodl.graphs import to_model_input
     from biodl.models import build_model
 
     device = resolve_device(config.device)
