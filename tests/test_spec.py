@@ -112,6 +112,9 @@ BAD = [
      "datasets.freesolv.splits.random.n_folds", ">= 3"),
     # cross-references
     ("split-undefined", _set((*E, "split"), "scaffoldx"), f"{'.'.join(E)}.split", "scaffold"),
+    ("keep-positives-regression", _set(("datasets", "esol", "splits", "random"),
+                                       {"method": "scaffold", "keep_positives": True}),
+     "datasets.esol.splits.random.keep_positives", "binary"),
     ("dataset-undefined", _set((*E, "dataset"), "hiv"), f"{'.'.join(E)}.dataset", "hiv"),
     ("featurizer-unlisted", _set((*E, "featurizer"), "onehot"), f"{'.'.join(E)}.featurizer", "listed"),
     ("featurizer-undefined", _set((*FS, "featurizers"), ["ecfp", "maccs"]), "datasets.freesolv.featurizers[1]",

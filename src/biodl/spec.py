@@ -475,6 +475,11 @@ def _cross_check(spec) -> None:
         if exp.split not in ds.splits:
             raise _Problem(f"{where}.split", f"{exp.split!r} is not defined under datasets.{exp.dataset}.splits "
                                              f"(defined: {', '.join(ds.splits) or 'none'})")
+        split = ds.splits[exp.split]
+        if getattr(split, "keep_positives", False) and exp.task is not None and exp.task != "binary":
+            # the splitter would refuse at split time; say it before any job runs
+            raise _Problem(f"datasets.{exp.dataset}.splits.{exp.split}.keep_positives",
+                           f"needs 0/1 labels (task: binary); experiment {name!r} is {exp.task}")
         layout = featurizer_cls[exp.featurizer].layout
         model_cls = classes["model"][exp.model.type]
         if layout not in model_cls.accepts:
