@@ -30,6 +30,10 @@ EXPECTED_RECORDS = {
     "molecules/tox21.csv.gz": 8014,
     "molecules/delaney-processed.csv": 1128,
     "molecules/muv.csv.gz": 93127,
+    "dna/jund_chr22_valid.fa.gz": 34527,
+    "dna/jund_chr22_test.fa.gz": 34528,
+    "rna/sirna_train.csv": 2187,
+    "rna/sirna_valid.csv": 244,
 }
 
 EXPECTED_COLUMNS = {
@@ -39,7 +43,7 @@ EXPECTED_COLUMNS = {
 }
 
 _ROW_RE = re.compile(
-    r"^\|\s*(?P<file>[\w./-]+\.(?:csv\.gz|csv|fa))\s*\|\s*(?P<records>\d+)\s*\|"
+    r"^\|\s*(?P<file>[\w./-]+\.(?:csv\.gz|csv|fa\.gz|fa))\s*\|\s*(?P<records>\d+)\s*\|"
     r"\s*(?P<sha>[0-9a-f]{64})\s*\|"
 )
 
@@ -66,7 +70,8 @@ def _read_csv(path: Path) -> tuple[list[str], list[dict]]:
 
 
 def _fasta_headers(path: Path) -> list[str]:
-    with path.open(encoding="ascii") as fh:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="ascii") as fh:
         return [ln[1:].rstrip("\n") for ln in fh if ln.startswith(">")]
 
 
@@ -75,7 +80,7 @@ def test_readme_table_lists_exactly_the_vendored_files():
     on_disk = {
         p.relative_to(DATA_DIR).as_posix()
         for p in DATA_DIR.rglob("*")
-        if p.name.endswith((".csv", ".csv.gz", ".fa"))
+        if p.name.endswith((".csv", ".csv.gz", ".fa", ".fa.gz"))
     }
     assert on_disk == set(EXPECTED_RECORDS)
 
@@ -192,3 +197,22 @@ def test_esol_target_is_measured_and_complete():
 def test_readme_warns_about_esol_predictions():
     text = README.read_text(encoding="utf-8")
     assert f"Never use `{ESOL_PREDICTED}` as a" in " ".join(text.split())
+
+
+@pytest.mark.parametrize("rel", ["dna/jund_chr22_valid.fa.gz", "dna/jund_chr22_test.fa.gz"])
+def test_jund_windows_are_101bp_on_chr22_with_146_positives(rel):
+    with gzip.open(DATA_DIR / rel, "rt", encoding="ascii") as fh:
+        lines = fh.read().splitlines()
+    headers, seqs = lines[0::2], lines[1::2]
+    assert all(re.fullmatch(r">chr22:\d+-\d+ jund=[01]", h) for h in headers)
+    assert all(len(s) == 101 for s in seqs) and set("".join(seqs)) <= set("ACGTN")
+    assert sum(h.endswith("jund=1") for h in headers) == 146
+
+
+@pytest.mark.parametrize("rel", ["rna/sirna_train.csv", "rna/sirna_valid.csv"])
+def test_sirna_rows_are_21nt_rna_with_nonnegative_efficacy(rel):
+    cols, rows = _read_csv(DATA_DIR / rel)
+    assert cols == ["id", "sequence", "efficacy"]
+    assert len({r["id"] for r in rows}) == len(rows)
+    assert all(len(r["sequence"]) == 21 and set(r["sequence"]) <= set("ACGU") for r in rows)
+    assert all(0 <= float(r["efficacy"]) < 1.5 for r in rows)  # a few measured above 1 (over-expression noise)

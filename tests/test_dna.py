@@ -24,9 +24,17 @@ def test_codes_case_iupac_and_rejects():
     assert reasons[4] == "missing sequence"
     assert reasons[5].startswith("length 3 != 10")
     assert reasons[6].startswith("length 12 != 10")
-    assert reasons[7] == "non-DNA letters: '-', 'u'"
+    assert reasons[7] == "non-DNA letters: '-'"  # RNA's u is read as T
     assert result.meta["lowercase_fraction"].tolist() == [0.4, 0.0]
     assert result.meta["n_fraction"].tolist() == [0.2, 0.2]
+
+
+def test_rna_letters_encode_as_their_dna():
+    rna, dna = ["CUCUCAGGAAUGAUAACUUCU", "acguACGU"], ["CTCTCAGGAATGATAACTTCT", "acgtACGT"]
+    for featurizer in (OneHot(length=21, resize="crop_pad"), KmerCounts(k=3)):
+        got, want = featurizer.featurize(rna), featurizer.featurize(dna)
+        assert not got.rejects
+        np.testing.assert_array_equal(got.X, want.X)
 
 
 def test_fixed_length_centre_crop_and_n_padding():

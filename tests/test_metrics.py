@@ -72,6 +72,10 @@ def test_binary_multitask_matches_sklearn_with_nan_masking():
         got = res["per_task"][task]
         assert got["roc_auc"] == pytest.approx(skm.roc_auc_score(t, p))
         assert got["pr_auc"] == pytest.approx(skm.average_precision_score(t, p))
+        # brute force: every threshold that recalls at least half of the positives
+        best = max(((t == 1) & (p >= c)).sum() / (p >= c).sum() for c in np.unique(p)
+                   if ((t == 1) & (p >= c)).sum() >= 0.5 * (t == 1).sum())
+        assert got["precision_at_recall50"] == pytest.approx(best)
         assert got["accuracy"] == pytest.approx(skm.accuracy_score(t, hard))
         assert got["mcc"] == pytest.approx(skm.matthews_corrcoef(t, hard))
         assert got["balanced_accuracy"] == pytest.approx(skm.balanced_accuracy_score(t, hard))
@@ -97,7 +101,7 @@ def test_one_class_task_gives_none_and_note_not_a_crash():
     assert flat["roc_auc"] is None and flat["pr_auc"] is None and flat["mcc"] is None
     assert flat["accuracy"] == pytest.approx(2 / 3)
     assert "task 'flat': only one class in y_true; roc_auc undefined" in res["notes"]
-    assert len(res["notes"]) == 3
+    assert len(res["notes"]) == 4  # roc_auc, pr_auc, precision_at_recall50, mcc
     # the mean skips the undefined task rather than becoming None / NaN
     assert res["mean"]["roc_auc"] == res["per_task"]["ok"]["roc_auc"] == 1.0
     json.dumps(res, allow_nan=False)

@@ -2,6 +2,8 @@
 
 import json
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -128,6 +130,49 @@ def test_cnn1d_rc_invariance_any_length_pool_depth(length, pool, blocks):
     x = dna_batch(length=length)
     with torch.no_grad():
         torch.testing.assert_close(model(x), model(reverse_complement_codes(x)), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("length, pool, blocks, rc", [(41, 2, 3, True), (21, 1, 2, True), (21, 1, 1, True),
+                                                      (21, 1, 2, False)])
+def test_cnn1d_flatten_head_is_position_specific_and_rc_invariant(length, pool, blocks, rc):
+    """The book's Chapter 6 layout: no global pooling, the output layer sees every position."""
+    torch.manual_seed(0)
+    spec = {"type": "cnn1d", "channels": [5] * blocks, "kernel_sizes": [4] * blocks, "pool": pool,
+            "global_pool": "flatten", "rc": rc}
+    model = build_model(spec, input_shape=(length,), n_outputs=2).eval()
+    final = length // pool ** (blocks - 1) if pool > 1 else length
+    assert model.head.in_features == 5 * final
+    x = dna_batch(length=length)
+    with torch.no_grad():
+        out, out_rc = model(x), model(reverse_complement_codes(x))
+        # a motif moved along the sequence changes the output (max pooling would not see the move)
+        shifted = model(torch.roll(x, 3, dims=1))
+    assert out.shape == (len(x), 2)
+    assert not torch.allclose(out, shifted, atol=1e-4)
+    if rc:
+        torch.testing.assert_close(out, out_rc, rtol=1e-5, atol=1e-6)
+    else:
+        assert not torch.allclose(out, out_rc, atol=1e-4)
+
+
+def test_cnn1d_sigmoid_output_is_bounded_and_trains_on_unscaled_targets():
+    from biodl.train import fit
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 4, size=(200, 21)).astype(np.uint8)
+    y = (0.2 + 0.6 * (X[:, 0] == 3) + rng.normal(0, 0.05, 200)).astype(np.float32)[:, None]
+    spec = {"type": "cnn1d", "channels": [8], "kernel_sizes": [5], "global_pool": "flatten", "rc": False,
+            "output": "sigmoid"}
+    model = build_model(spec, input_shape=(21,), n_outputs=1)
+    assert model.bounded_output
+    with torch.no_grad():
+        raw = model(torch.as_tensor(X))
+    assert ((raw > 0) & (raw < 1)).all()
+    trained, _ = fit(spec, X[:160], y[:160], X[160:], y[160:], task_type="regression", tasks=["efficacy"],
+                     config={"epochs": 40, "batch_size": 32, "lr": 0.01, "patience": 40, "progress": False})
+    assert trained.preprocessor.y_mean is None  # predictions are the sigmoid's own values
+    pred = trained.predict(X[160:])
+    assert np.corrcoef(pred[:, 0], y[160:, 0])[0, 1] > 0.9
 
 
 def test_dna_models_accept_float_onehot():

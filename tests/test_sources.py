@@ -92,3 +92,32 @@ def test_unknown_format_and_missing_image_folder(tmp_path):
         read_source({"format": "xls"})
     with pytest.raises(UserError, match="image folder not found"):
         read_source({"format": "images", "path": str(tmp_path / "none")})
+
+
+def test_gzip_fasta_with_labels_in_header_fields(tmp_path):
+    import gzip
+
+    path = tmp_path / "w.fa.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write(">chr22:1-5 jund=1\nACGTA\n>chr22:5-9 jund=0 other=2\nACGTT\n>chr22:9-13|jund=x\nACGTC\n"
+                 ">chr22:13-17\nACGTG\n>chr22:17-21 jund=inf\nAAAAA\n")
+    table = read_source({"format": "fasta", "path": str(path), "header_targets": ["jund"]})
+    assert table.tasks == ["jund"] and table.inputs[:2] == ["ACGTA", "ACGTT"]
+    np.testing.assert_array_equal(table.y[:2, 0], [1, 0])
+    assert np.isnan(table.y[3, 0])  # no field: a missing label, as a blank CSV cell
+    assert {r.index: r.reason for r in table.rejects} == {
+        2: "header field jund='x' is not a finite number", 4: "header field jund='inf' is not a finite number"}
+    assert table.meta["start"].to_pylist()[:2] == [1, 5]
+
+
+def test_header_field_no_record_has_and_corrupt_gzip_are_user_errors(tmp_path, write):
+    path = write("w.fa", ">chr1:1-5 jund=1\nACGTA\n")
+    with pytest.raises(UserError, match=r"w.fa: no FASTA header has a field 'JUND='"):
+        read_source({"format": "fasta", "path": str(path), "header_targets": ["JUND"]})
+    with pytest.raises(UserError, match="not both"):
+        read_source({"format": "fasta", "target": "t", "header_targets": ["jund"],
+                     "files": [{"path": str(path), "label": 1}]})
+    bad = tmp_path / "bad.fa.gz"
+    bad.write_bytes(b"\x1f\x8b\x08\x00garbage")
+    with pytest.raises(UserError, match=r"bad.fa.gz: cannot decompress"):
+        parse_fasta(bad)

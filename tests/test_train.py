@@ -273,3 +273,24 @@ def test_random_forest_baseline_predicts_the_same_digits_with_several_threads():
     assert all(m.n_jobs == 1 for fit in fits for m in fit.models_)
     first = fits[0].predict(X)
     assert np.array_equal(first, fits[1].predict(X)) and np.array_equal(first, fits[0].predict(X))
+
+
+def test_balanced_class_weight_weighs_positives_by_the_class_ratio_per_task():
+    from biodl.train import balanced_pos_weight, fit
+
+    y = np.array([[1, 0], [0, np.nan], [0, 1], [0, 1], [np.nan, 1]], np.float32)
+    np.testing.assert_allclose(balanced_pos_weight(y), [3.0, 1 / 3])
+    assert balanced_pos_weight(np.zeros((4, 1), np.float32)).tolist() == [1.0]  # no positive: nothing to balance
+    rng = np.random.default_rng(0)
+    X = rng.random((600, 8)).astype(np.float32)
+    y = (X[:, 0] + 0.3 * rng.random(600) > 1.05).astype(np.float32)[:, None]  # ~4 % positives
+    spec = {"type": "mlp", "hidden": [16], "dropout": 0.0}
+    base = {"epochs": 30, "batch_size": 32, "patience": 30, "progress": False}
+    plain, _ = fit(spec, X[:400], y[:400], X[400:], y[400:], task_type="binary", tasks=["t"], config=base)
+    balanced, _ = fit(spec, X[:400], y[:400], X[400:], y[400:], task_type="binary", tasks=["t"],
+                      config={**base, "class_weight": "balanced"})
+    # weighted positives raise every predicted probability towards the balanced prior
+    assert balanced.predict(X[400:]).mean() > 2 * plain.predict(X[400:]).mean()
+    with pytest.raises(UserError, match="class_weight balanced applies to binary tasks"):
+        fit(spec, X[:400], y[:400], X[400:], y[400:], task_type="regression", tasks=["t"],
+            config={**base, "class_weight": "balanced"})

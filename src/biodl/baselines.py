@@ -159,6 +159,58 @@ class LogisticRegression(Baseline):
 
 
 @register_baseline
+class Ridge(Baseline):
+    """Ridge regression per task on standardized features; the L2 strength ``alpha`` is chosen on
+    the validation split (RMSE) from ``alpha_grid``.
+
+    onehot_codes: read DNA codes (the ``onehot`` featurizer's uint8 (N, L), A C G T N = 0..4) as a
+        position-specific one-hot (N, 4·L), N as all zeros: a weight per base per position, the
+        classic siRNA-design baseline. False: the features as they are (k-mer counts, descriptors).
+    """
+
+    name = "ridge"
+    task_types = (Regression,)
+    param_constraints: ClassVar[dict] = {"alpha_grid": Interval(0, None, closed="neither")}
+
+    def __init__(self, task_type, seed=0, n_jobs=1, alpha_grid: tuple = (0.1, 1.0, 10.0, 100.0, 1000.0),
+                 onehot_codes: bool = False):
+        super().__init__(task_type, seed, n_jobs)
+        self.alpha_grid, self.onehot_codes = list(alpha_grid), bool(onehot_codes)
+
+    def _prep(self, X):
+        if not self.onehot_codes:
+            return _flat_float(X)
+        codes = np.asarray(X)
+        if codes.ndim != 2 or codes.dtype != np.uint8 or codes.max(initial=0) > 4:
+            raise UserError("baseline 'ridge': onehot_codes needs DNA codes from the 'onehot' featurizer "
+                            f"(uint8 (N, L), values 0-4); got {codes.dtype} {codes.shape}")
+        return np.eye(5, 4, dtype=np.float32)[codes].reshape(len(codes), -1)
+
+    def fit(self, X, y, X_valid, y_valid):
+        from sklearn.linear_model import Ridge as SkRidge
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        X, Xv = self._prep(X), self._prep(X_valid)
+        self.models_, self.chosen_alpha_ = [], []
+        for t in range(y.shape[1]):
+            lab, labv = ~np.isnan(y[:, t]), ~np.isnan(y_valid[:, t])
+            best = None
+            for alpha in self.alpha_grid:
+                model = make_pipeline(StandardScaler(), SkRidge(alpha=alpha)).fit(X[lab], y[lab, t])
+                rmse = float(np.sqrt(np.mean((model.predict(Xv[labv]) - y_valid[labv, t]) ** 2)))
+                if best is None or rmse < best[0]:
+                    best = (rmse, alpha, model)
+            self.chosen_alpha_.append(best[1])
+            self.models_.append(best[2])
+        return self
+
+    def predict(self, X):
+        X = self._prep(X)
+        return np.stack([m.predict(X) for m in self.models_], axis=1)
+
+
+@register_baseline
 class ClassicalCount(Baseline):
     """Cell counting without learning features: Otsu threshold + connected components
     (scikit-image) per image, then a linear calibration fitted on the training split from

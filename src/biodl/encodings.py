@@ -1,8 +1,8 @@
 """Encodings shared by featurizers (which write them) and models (which read them).
 
 DNA codes: A, C, G, T = 0, 1, 2, 3 and N = 4, one byte per base; lowercase (soft-masked) bases read
-as their uppercase letter, IUPAC ambiguity codes as N, anything else is INVALID (the featurizer
-rejects the sequence). Token ids: the four special tokens come first, so ``<pad>`` is 0.
+as their uppercase letter, RNA's U as T (so siRNA and mRNA sequences encode as their DNA), IUPAC
+ambiguity codes as N, anything else is INVALID (the featurizer rejects the sequence). Token ids: the four special tokens come first, so ``<pad>`` is 0.
 
 Kept apart from ``biodl.featurizers`` so that a model never imports a featurizer (the data flow runs
 featurize → train, not back).
@@ -15,7 +15,7 @@ import numpy as np
 N_CODE = 4
 INVALID = 255
 _LUT = np.full(256, INVALID, np.uint8)
-for _code, _letters in enumerate(("A", "C", "G", "T", "NRYSWKMBDHV")):
+for _code, _letters in enumerate(("A", "C", "G", "TU", "NRYSWKMBDHV")):
     for _ch in _letters:
         _LUT[ord(_ch)] = _LUT[ord(_ch.lower())] = _code
 #: complement of each code (N stays N)

@@ -71,14 +71,23 @@ class GaussianNLL(Loss):
 
 @LOSSES.register
 class BCE(Loss):
-    """Binary cross-entropy on logits, one column per task."""
+    """Binary cross-entropy on logits, one column per task.
+
+    pos_weight: optional float tensor (T,), the weight of a positive label per task (``None``: 1).
+    ``train.class_weight: balanced`` sets it to negatives / positives of the training rows, so both
+    classes weigh the same in total (DeepChem's balancing weights; PyTorch's ``pos_weight``).
+    """
 
     name = "bce"
+
+    def __init__(self, pos_weight=None):
+        self.pos_weight = pos_weight
 
     def __call__(self, out, y):
         import torch.nn.functional as F
 
-        per = F.binary_cross_entropy_with_logits(out, self.filled(y), reduction="none")
+        per = F.binary_cross_entropy_with_logits(out, self.filled(y), reduction="none",
+                                                 pos_weight=self.pos_weight)
         return self.masked_mean(per, y)
 
 

@@ -121,6 +121,17 @@ def _pr_auc(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return average_precision_score(y_true, y_pred)
 
 
+def _precision_at_recall50(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """The best precision at any threshold that finds at least half of the positives: what a user
+    who must test the top-ranked items pays per true site at a fixed sensitivity (imbalanced data,
+    where ROC-AUC flatters)."""
+    from sklearn.metrics import precision_recall_curve
+
+    _require_both_classes(y_true)
+    precision, recall, _ = precision_recall_curve(y_true, y_pred)
+    return float(precision[recall >= 0.5].max())
+
+
 def _binary_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     from sklearn.metrics import accuracy_score
 
@@ -209,6 +220,7 @@ VALUE_METRICS: dict[str, MetricFn] = {"rmse": _rmse, "mae": _mae, "r2": _r2, "pe
 PROBABILITY_METRICS: dict[str, MetricFn] = {
     "roc_auc": _roc_auc,
     "pr_auc": _pr_auc,
+    "precision_at_recall50": _precision_at_recall50,
     "accuracy": _binary_accuracy,
     "mcc": _mcc,
     "balanced_accuracy": _binary_balanced_accuracy,
@@ -234,6 +246,7 @@ METRIC_DIRECTION: dict[str, bool] = {  # metric name -> greater is better
     "spearman": True,
     "roc_auc": True,
     "pr_auc": True,
+    "precision_at_recall50": True,
     "accuracy": True,
     "mcc": True,
     "balanced_accuracy": True,

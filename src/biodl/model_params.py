@@ -47,12 +47,12 @@ class CNN1DParams(ModelParams):
     name = "cnn1d"
     accepts = ("sequence",)
     param_constraints = {"channels": POSITIVE_INT, "kernel_sizes": POSITIVE_INT, "pool": POSITIVE_INT,
-                         "dropout": PROBABILITY, "global_pool": Choices(*POOL_NAMES),
-                         "activation": Choices(*ACTIVATION_NAMES)}
+                         "dropout": PROBABILITY, "global_pool": Choices(*POOL_NAMES, "flatten"),
+                         "activation": Choices(*ACTIVATION_NAMES), "output": Choices("linear", "sigmoid")}
 
     def __init__(self, channels: Sequence[int] = (64, 64), kernel_sizes: Sequence[int] = (21, 11), pool: int = 2,
                  dropout: float = 0.2, rc: bool = True, global_pool: str = "max", n_value: float = 0.0,
-                 activation: str = "relu"):
+                 activation: str = "relu", output: str = "linear"):
         pass
 
 

@@ -5,6 +5,7 @@ A *source spec* is a small dict (the ``source:`` block of a dataset in config.ya
     {format: csv,    path: data/molecules/freesolv.csv, input: smiles, id: id, targets: [expt]}
     {format: sdf,    path: mols.sdf, id: ID, targets: [SOL]}
     {format: fasta,  files: [{path: oct4.fa, label: 1}, {path: mafk.fa, label: 0}], target: oct4}
+    {format: fasta,  path: jund.fa.gz, header_targets: [jund]}      # labels from ``>chr22:1-101 jund=1``
     {format: images, path: results/raw/cells, labels: bbbc005, targets: [count]}
     {format: images, path: my_images/, labels: labels.csv, id: file, targets: [n_cells]}
 
@@ -298,9 +299,22 @@ def read_sdf(spec: Mapping) -> RawTable:
     return _finish(RawTable(ids, inputs, y, targets, {}, rejects, [path]))
 
 
+def read_bytes(path: Path) -> bytes:
+    """A file's bytes, decompressed when its name ends in .gz / .bz2 / .xz (one line if that fails)."""
+    opener = _OPENERS.get(path.suffix.lower())
+    if opener is None:
+        return path.read_bytes()
+    try:
+        with opener(path, "rb") as fh:
+            return fh.read()
+    except (OSError, EOFError, lzma.LZMAError) as exc:  # gzip.BadGzipFile is an OSError
+        raise UserError(f"{path}: cannot decompress ({exc})") from None
+
+
 def parse_fasta(path: Path) -> tuple[list[str], list[str]]:
-    """(headers, sequences) of a FASTA file; multi-line records are joined, case is kept."""
-    data = path.read_bytes()
+    """(headers, sequences) of a FASTA file (plain or .gz / .bz2 / .xz); multi-line records are
+    joined, case is kept."""
+    data = read_bytes(path)
     first = re.search(rb"\S", data)
     if first and data[first.start():first.start() + 1] != b">":
         raise UserError(f"{path}: not a FASTA file (first character is not '>')")
@@ -346,14 +360,21 @@ def parse_region(header: str) -> tuple[str | None, int | None, int | None]:
 
 
 def read_fasta(spec: Mapping) -> RawTable:
+    """FASTA files: labels per file (``files: [{path, label}]`` + ``target``), from ``name=value``
+    fields of each header (``header_targets``), or none. A header without one of the fields has a
+    missing label for it (NaN); a value that is not a number makes the record a reject; a field that
+    no header of a file has is a UserError (a misspelt name would otherwise leave no labels)."""
     files = spec.get("files") or [{"path": spec.get("path")}]
     target = spec.get("target")
+    header_targets = list(spec.get("header_targets") or [])
     labelled = [f for f in files if "label" in f]
     if labelled and len(labelled) != len(files):
         raise UserError("source (format fasta): give a label for every file or for none")
     if labelled and not target:
         raise UserError("source (format fasta): labelled files need a 'target' name")
-    ids, inputs, labels, paths, regions, names = [], [], [], [], [], []
+    if labelled and header_targets:
+        raise UserError("source (format fasta): labels come from the files or from the headers, not both")
+    ids, inputs, labels, paths, regions, names, rejects = [], [], [], [], [], [], []
     for entry in files:
         path = _require_file(entry.get("path"))
         paths.append(path)
@@ -361,18 +382,52 @@ def read_fasta(spec: Mapping) -> RawTable:
         headers, seqs = parse_fasta(path)
         if not headers:  # an empty file would add no rows and no reject: nothing would say it
             raise UserError(f"{path}: no FASTA records")
+        if header_targets:
+            labels.append(_header_labels(headers, header_targets, path, len(ids), rejects))
+        elif labelled:
+            labels.append(np.full((len(seqs), 1), label, np.float32))
         ids += headers
         inputs += seqs
-        labels += [label] * len(seqs) if labelled else []
         regions.append(parse_regions(headers))
         names += [path.name] * len(seqs)
     import pyarrow as pa
 
     meta = {col: pa.concat_arrays([r[col] for r in regions]) for col in ("chrom", "start", "end")}
     meta["file"] = names
-    y = np.asarray(labels, np.float32).reshape(len(inputs), 1 if labelled else 0)
-    rejects = [Reject(i, "", "empty FASTA header") for i, h in enumerate(ids) if not h]
-    return _finish(RawTable(ids, inputs, y, [target] if labelled else [], meta, rejects, paths))
+    tasks = header_targets or ([target] if labelled else [])
+    y = np.concatenate(labels) if labels else np.zeros((len(inputs), 0), np.float32)
+    rejects += [Reject(i, "", "empty FASTA header") for i, h in enumerate(ids) if not h]
+    rejects.sort(key=lambda r: r.index)
+    return _finish(RawTable(ids, inputs, y, tasks, meta, rejects, paths))
+
+
+def _header_labels(headers: list[str], names: list[str], path: Path, offset: int,
+                   rejects: list[Reject]) -> np.ndarray:
+    """float32 (len(headers), len(names)) from ``name=value`` fields; NaN where a header lacks one."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = pa.array(headers, pa.string())
+    y = np.full((len(headers), len(names)), np.nan, np.float32)
+    for t, name in enumerate(names):
+        # a field is a whitespace- or '|'-separated token: 'jund=1', 'chr1:5-9|jund=1'
+        raw = pc.extract_regex(column, rf"(?:^|[\s|;]){re.escape(name)}=(?P<v>[^\s|;]*)")
+        found = pc.is_valid(raw).to_numpy(zero_copy_only=False)
+        if not found.any():
+            raise UserError(f"{path}: no FASTA header has a field '{name}=' (header_targets)")
+        values = raw.field("v").to_pylist()
+        for i in np.flatnonzero(found):
+            try:
+                value = float(values[i])
+            except ValueError:
+                value = np.nan
+            problem = None if np.isfinite(value) and abs(value) <= _FLOAT32_MAX else \
+                f"header field {name}={values[i]!r} is not a finite number"
+            if problem:
+                rejects.append(Reject(offset + int(i), "", problem))
+            else:
+                y[i, t] = value
+    return y
 
 
 def _file_label(entry: Mapping, path: Path) -> float:

@@ -288,12 +288,14 @@ class FastaFile(Spec):
 
 
 class FastaSource(Spec):
-    """FASTA files, one label per file (or none)."""
+    """FASTA files (plain or gzip): one label per file, labels from header fields, or none."""
 
     format: Literal["fasta"]
     path: PathStr | None = None
     files: list[FastaFile] = Field(default_factory=list)
     target: str | None = Field(None, description="task name of the per-file labels")
+    header_targets: list[str] = Field(default_factory=list,
+                                      description="targets read from name=value fields of each header")
 
     @model_validator(mode="after")
     def _files(self) -> FastaSource:
@@ -304,6 +306,11 @@ class FastaSource(Spec):
             raise PydanticCustomError("fasta_labels", "give a label for every file or for none")
         if labelled and not self.target:
             raise PydanticCustomError("fasta_target", "labelled files need a 'target' name")
+        if labelled and self.header_targets:
+            raise PydanticCustomError("fasta_header", "labels come from the files or from the headers "
+                                                      "(header_targets), not both")
+        if len(set(self.header_targets)) != len(self.header_targets):
+            raise PydanticCustomError("fasta_header", "header_targets names a field twice")
         return self
 
 
@@ -488,6 +495,16 @@ def _cross_check(spec) -> None:
         task = task_class(exp.task) if exp.task else None
         if exp.n_classes is not None and not getattr(task, "class_rows", False):  # labels are class indices
             raise _Problem(f"{where}.n_classes", "applies to a task with classes (task: multiclass)")
+        if getattr(exp.model, "output", "linear") == "sigmoid":
+            # a sigmoid predicts values in (0, 1), in target units: a regression mean, nothing else
+            loss = exp.train.loss
+            if exp.task not in (None, "regression") or exp.uncertainty.heteroscedastic or loss not in (None, "mse"):
+                raise _Problem(f"{where}.model.output", "sigmoid is for regression targets in (0, 1) with the "
+                                                        f"mse loss and no variance head; experiment {name!r} is "
+                                                        f"{exp.task}{'' if loss in (None, 'mse') else ' with loss ' + loss}")
+        if exp.train.class_weight == "balanced" and exp.task not in (None, "binary"):
+            raise _Problem(f"{where}.train.class_weight", f"balanced applies to binary tasks; experiment "
+                                                          f"{name!r} is {exp.task}")
         if exp.uncertainty.heteroscedastic and task is not None and not task.heteroscedastic_loss:
             raise _Problem(f"{where}.uncertainty.heteroscedastic", f"applies to regression, not {exp.task}")
         featurizers_read = [("featurizer", exp.featurizer)]

@@ -652,6 +652,88 @@ class ChromosomeSplitter(Splitter):
 
 
 @register_splitter
+class BlockSplitter(Splitter):
+    """Genomic position blocks: windows that overlap or touch form one cluster, clusters are grouped
+    into blocks of ``block_size`` bp along each chromosome, and whole blocks go to one part.
+
+    For windows cut from one genome (JUND on chr22, tiled peaks): a random split puts a window in
+    test beside its overlapping twin in train, and nearby windows share their local sequence
+    context. Intervals come from meta chrom / start / end (FASTA headers ``chr22:100-201``).
+
+    block_size: bp per block (default 100,000); a cluster belongs to the block of its first base,
+          so a cluster that crosses a block boundary is never cut.
+    gap:  windows at most this many bases apart are clustered too (0: overlapping or touching).
+    keep_positives: as for the scaffold split (:func:`keep_classes`), by moving whole blocks.
+    Blocks are shuffled with the seed and each goes to the part that is proportionally least full,
+    as in the group split. The split's audit (:func:`interval_audit`) checks that no window of
+    valid or test overlaps or touches one of train.
+    """
+
+    name = "blocks"
+    param_constraints: ClassVar[dict] = {**Splitter.param_constraints, "block_size": Interval(1, None),
+                                         "gap": Interval(0, None)}
+
+    def __init__(self, fractions=(0.8, 0.1, 0.1), seed=0, block_size: int = 100_000, gap: int = 0,
+                 keep_positives: bool = False):
+        super().__init__(fractions, seed)
+        for param, value, low in (("block_size", block_size, 1), ("gap", gap, 0)):
+            if not _is_int(value) or value < low:
+                raise UserError(f"split 'blocks': {param} must be an integer >= {low}, got {value!r}")
+        self.block_size, self.gap = int(block_size), int(gap)
+        self.keep_positives = _check_bool(keep_positives, "keep_positives", self.name)
+
+    def _assign(self, meta, y, tasks):
+        sizes = self._sizes(len(meta))
+        codes = self.block_codes(meta)
+        counts = np.bincount(codes)
+        self._n_blocks = len(counts)
+        part_of = np.empty(len(counts), np.int8)
+        filled = np.zeros(len(PARTS), np.int64)
+        for g in np.random.default_rng(self.seed).permutation(len(counts)):
+            k = int(np.argmax((sizes - filled) / sizes))
+            part_of[g] = k
+            filled[k] += counts[g]
+        if self.keep_positives:
+            part_of, self.warnings_ = keep_classes(codes, part_of, y, tasks, seed=self.seed, method=self.name,
+                                                   groups="blocks")
+        return part_of[codes]
+
+    def block_codes(self, meta) -> np.ndarray:
+        """int64 (N,) block number per row (numbered along the sorted genome)."""
+        import pandas as pd
+
+        chrom, start, end = intervals_of(meta)
+        missing = np.flatnonzero(pd.isna(chrom))
+        if len(missing):
+            raise UserError(f"split 'blocks': {len(missing)} of {len(chrom)} rows have no genomic interval "
+                            f"(e.g. row {missing[0]}); FASTA headers like chr1:100-300 or meta columns "
+                            "chrom / start / end give them")
+        chrom_codes, _ = pd.factorize(chrom, sort=True)
+        end = np.maximum(end, start)
+        order = np.lexsort((end, start, chrom_codes))
+        c, s, e = chrom_codes[order], start[order], end[order]
+        # a new cluster starts where a window begins past every earlier window's end (+ gap) on its
+        # chromosome: a running maximum of ends, reset per chromosome by offsetting each chromosome
+        offset = (c.astype(np.int64) * (int(e.max(initial=0)) + self.gap + 2))
+        reach = np.maximum.accumulate(offset + e)
+        new = np.ones(len(c), bool)
+        new[1:] = (offset[1:] + s[1:] > reach[:-1] + self.gap) | (c[1:] != c[:-1])
+        cluster = np.cumsum(new) - 1
+        first_start = s[new][cluster]
+        block = pd.factorize(pd.MultiIndex.from_arrays([c, first_start // self.block_size]))[0]
+        codes = np.empty(len(c), np.int64)
+        codes[order] = block
+        return codes
+
+    def _describe(self):
+        blocks = getattr(self, "_n_blocks", None)
+        return f"fractions {list(self.fractions)}" + (f", {blocks} blocks of {self.block_size} bp" if blocks else "")
+
+    def _hint(self):
+        return "whole blocks go to one part: use a smaller block_size or give the part a larger fraction"
+
+
+@register_splitter
 class KFoldSplitter(Splitter):
     """Fold ``fold`` of ``n_folds`` is test, fold ``(fold + 1) % n_folds`` valid, the rest train.
 
@@ -773,7 +855,9 @@ def make_split(meta, y: np.ndarray | None, spec: Mapping[str, Any], *,
         "dropped": dropped.tolist(),
         **({"warnings": splitter.warnings_} if splitter.warnings_ else {}),
         "audit": audit_split(meta, parts, method=splitter.name, modality=modality, fingerprints=fingerprints,
-                             gap=audit_gap, group_key=getattr(splitter, "key", None)),
+                             # a blocks split promises no neighbours within its own gap: audit at least that
+                             gap=max(audit_gap, getattr(splitter, "gap", 0)),
+                             group_key=getattr(splitter, "key", None)),
     }
 
 

@@ -127,6 +127,7 @@ class TrainConfig:
     patience: int = 20  # epochs without validation improvement before stopping
     monitor: str | None = None  # validation metric; None = the task's primary metric
     loss: str | None = None  # None = the task type's default; gaussian_nll = heteroscedastic head
+    class_weight: str = "none"  # binary: "balanced" weighs positives by negatives / positives per task
     lr_schedule: str = "none"
     grad_clip: float | None = None  # max gradient norm
     clip_features: float = 10.0  # standardized float features are clipped to ±this (heavy tails)
@@ -140,7 +141,7 @@ class TrainConfig:
         "patience": Interval(1, None), "grad_clip": Interval(0, None, closed="neither"),
         "clip_features": Interval(0, None, closed="neither"), "optimizer": Choices(*OPTIMIZERS.names()),
         "lr_schedule": Choices(*SCHEDULES.names()), "loss": Choices(*LOSSES.names()),
-        "monitor": Choices(*METRIC_DIRECTION),
+        "monitor": Choices(*METRIC_DIRECTION), "class_weight": Choices("none", "balanced"),
     }
 
     @classmethod
@@ -168,7 +169,7 @@ class Preprocessor:
     y_mean: list | None = None
     y_std: list | None = None
 
-    def fit(self, X: np.ndarray, y: np.ndarray, task: Task) -> Preprocessor:
+    def fit(self, X: np.ndarray, y: np.ndarray, task: Task, scale_targets: bool = True) -> Preprocessor:
         X = _float_features(X)
         if X is not None:
             X = np.asarray(X, np.float64)
@@ -178,7 +179,7 @@ class Preprocessor:
             std = filled.std(axis=0)
             self.x_median, self.x_mean = median.tolist(), filled.mean(axis=0).tolist()
             self.x_std = np.where(std > 0, std, 1.0).tolist()
-        scaling = task.target_scaling(y)
+        scaling = task.target_scaling(y) if scale_targets else None
         if scaling is not None:
             self.y_mean, self.y_std = scaling
         return self
@@ -447,6 +448,15 @@ class _Run:
     scheduler: Any
     generator: Any
     device: Any
+    loss_fn: Any
+
+
+def balanced_pos_weight(y: np.ndarray) -> np.ndarray:
+    """float32 (T,): negatives / positives among the labelled rows of each task (1 where a task has
+    no positive or no negative: there is nothing to balance)."""
+    y = np.asarray(y, np.float64)
+    pos, neg = np.nansum(y == 1, axis=0), np.nansum(y == 0, axis=0)
+    return np.where((pos > 0) & (neg > 0), neg / np.maximum(pos, 1), 1.0).astype(np.float32)
 
 
 def _setup(model_spec: dict, task: Task, X_train: np.ndarray, y_train: np.ndarray, config: TrainConfig,
@@ -459,8 +469,8 @@ def _setup(model_spec: dict, task: Task, X_train: np.ndarray, y_train: np.ndarra
 
     device = resolve_device(config.device)
     seed_everything(config.seed)
-    pre = Preprocessor(clip=config.clip_features).fit(X_train, y_train, task)
     module = build_model(model_spec, input_shape=tuple(X_train.shape[1:]), n_outputs=task.n_outputs).to(device)
+    pre = Preprocessor(clip=config.clip_features).fit(X_train, y_train, task, scale_targets=not module.bounded_output)
     model = TrainedModel(module=module, model_spec={"type": model_spec["type"], **module.config},
                          input_shape=tuple(X_train.shape[1:]), task=task, preprocessor=pre,
                          featurizer_spec=featurizer_spec)
@@ -475,14 +485,19 @@ def _setup(model_spec: dict, task: Task, X_train: np.ndarray, y_train: np.ndarra
     schedule = SCHEDULES[config.lr_schedule]
     scheduler = schedule.build(optimizer, config, greater)
     generator = torch.Generator().manual_seed(config.seed)
-    return _Run(model, Xt, yt, optimizer, schedule, scheduler, generator, device)
+    loss_fn = task.loss
+    if config.class_weight == "balanced":
+        if task.loss.name != "bce":
+            raise UserError(f"train.class_weight balanced applies to binary tasks (loss bce), not {task.name}")
+        loss_fn = type(task.loss)(pos_weight=torch.from_numpy(balanced_pos_weight(y_train)).to(device))
+    return _Run(model, Xt, yt, optimizer, schedule, scheduler, generator, device, loss_fn)
 
 
 def _train_epoch(run: _Run, config: TrainConfig) -> float:
     """One pass over the training rows in a seeded order; the mean training loss."""
     import torch
 
-    module, loss_fn = run.model.module, run.model.task.loss
+    module, loss_fn = run.model.module, run.loss_fn
     module.train()
     order = torch.randperm(len(run.Xt), generator=run.generator).to(run.device)
     has_batch_norm = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in module.modules())

@@ -116,6 +116,8 @@ class Model(nn.Module):
     name: ClassVar[str]
     #: smallest size of an input dimension (the graph model's molecule features may be absent: 0)
     min_input_dim: ClassVar[int] = 1
+    #: outputs already in target units (a sigmoid for targets in (0, 1)): targets are not standardized
+    bounded_output: bool = False
 
     def __init__(self, input_shape: Sequence[int], n_outputs: int, **config: Any):
         super().__init__()

@@ -53,16 +53,21 @@ class CNN1D(Model):
     pool: max-pool size after each block except the last; 1 = none.
     dropout: after every block and before the output layer.
     rc: reverse-complement aware (strand-invariant) model, see above.
-    global_pool: ``max`` (is the motif anywhere?) or ``avg`` (how much of it?).
+    global_pool: ``max`` (is the motif anywhere?), ``avg`` (how much of it?), or ``flatten``
+        (no pooling: the output layer sees every position, so where a motif sits matters, as for
+        siRNA guide positions; the book's Chapter 6 models).
     n_value: one-hot value of all four channels for N: 0 ("no evidence") or 0.25 ("uniform").
     activation: a name in :data:`biodl.models.base.ACTIVATIONS`.
+    output: ``linear``, or ``sigmoid`` for a regression target bounded to (0, 1) (the book's siRNA
+        efficacy model); a sigmoid output predicts in target units, so targets are not
+        standardized for it (``bounded_output``).
     """
 
     name = "cnn1d"
 
     def __init__(self, input_shape: Sequence[int], n_outputs: int, *, channels: Sequence[int] = (64, 64),
                  kernel_sizes: Sequence[int] = (21, 11), pool: int = 2, dropout: float = 0.2, rc: bool = True,
-                 global_pool: str = "max", n_value: float = 0.0, activation: str = "relu"):
+                 global_pool: str = "max", n_value: float = 0.0, activation: str = "relu", output: str = "linear"):
         channels = check_int_list("channels", channels)
         kernel_sizes = check_int_list("kernel_sizes", kernel_sizes)
         if not channels or len(channels) != len(kernel_sizes):
@@ -71,18 +76,21 @@ class CNN1D(Model):
         pool = check_int("pool", pool)
         dropout = check_probability("dropout", dropout)
         rc = check_bool("rc", rc)
-        global_pool = check_choice("global_pool", global_pool, GLOBAL_POOLS)
+        global_pool = check_choice("global_pool", global_pool, (*GLOBAL_POOLS, "flatten"))
         n_value = check_number("n_value", n_value)
         activation = check_choice("activation", activation, ACTIVATIONS)
+        output = check_choice("output", output, ("linear", "sigmoid"))
         super().__init__(input_shape, n_outputs, channels=channels, kernel_sizes=kernel_sizes, pool=pool,
                          dropout=dropout, rc=rc, global_pool=global_pool, n_value=n_value,
-                         activation=activation)
+                         activation=activation, output=output)
         self._check_input_rank(1, "(L,): DNA codes as stored by the 'onehot' featurizer")
         length = self.input_shape[0]
         if length // pool ** (len(channels) - 1) < 1:
             raise ValueError(f"sequence length {length} is too short for {len(channels) - 1} max-pools of "
                              f"size {pool}; use fewer blocks or a smaller pool")
-        self.rc, self.n_value, self._pool = rc, n_value, GLOBAL_POOLS[global_pool]
+        self.rc, self.n_value, self.bounded_output = rc, n_value, output == "sigmoid"
+        self._flatten = global_pool == "flatten"
+        self._pool = (lambda h: h.flatten(1)) if self._flatten else GLOBAL_POOLS[global_pool]
         self.blocks = nn.ModuleList()
         width = 4
         for i, (c, k) in enumerate(zip(channels, kernel_sizes)):
@@ -95,10 +103,16 @@ class CNN1D(Model):
             self.blocks.append(nn.Sequential(*layers))
             width = c
         self.head_dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(width, self.n_outputs)
+        # max-pools floor the length, as nn.MaxPool1d does
+        final_length = length // pool ** (len(channels) - 1) if pool > 1 else length
+        self.head = nn.Linear(width * final_length if self._flatten else width, self.n_outputs)
+        self._output = torch.sigmoid if self.bounded_output else (lambda h: h)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Codes ``(B, L)`` or one-hot float ``(B, 4, L)`` → float32 ``(B, n_outputs)``."""
+        return self._output(self._logits(x))
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
         onehot = dna_onehot(x, self.n_value)
         if not self.rc:
             h = onehot
@@ -114,12 +128,17 @@ class CNN1D(Model):
         # merge the raw match scores (the stronger strand wins), then activate: for monotone
         # activations this equals janggu's max of activated outputs, at half the activation work
         g = torch.maximum(both[:n], both[n:].flip(-1))
-        if len(self.blocks) == 1:
+        if len(self.blocks) == 1 and not self._flatten:  # flip-invariant pooling: one branch suffices
             return self.head(self.head_dropout(self._pool(rest_of_first(g))))
         # flip before the max-pool: pooling an odd length drops its last position, which would break
         # flip(pool(g)) == pool(flip(g)) and with it exact invariance
         h = rest_of_first(torch.cat([g, g.flip(-1)]))
         for block in self.blocks[1:]:
             h = block(h)
+        if self._flatten:
+            # position-specific weights see each strand's map as it is; merging the two outputs by
+            # max keeps the model strand-invariant, as merging pooled features does
+            out = self.head(self.head_dropout(self._pool(h)))
+            return torch.maximum(out[:n], out[n:])
         pooled = self._pool(h)
         return self.head(self.head_dropout(torch.maximum(pooled[:n], pooled[n:])))
