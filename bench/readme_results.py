@@ -132,6 +132,20 @@ def molecule_targets(_runs, _meta) -> str:
             f"{res.get('machine', '')}; {seconds / 60:.0f} min in all.")
 
 
+def genomics_targets(_runs, _meta) -> str:
+    """Issue 12's target table, from bench/genomics.py's result file."""
+    path = ROOT / "bench" / "results" / "quality_genomics.json"
+    if not path.is_file():
+        return "(no bench/results/quality_genomics.json: run python bench/genomics.py)"
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from genomics import target_table
+
+    res = json.loads(path.read_text())
+    parts = [f"{name}: {v['seeds']} seeds, {v['seconds'] / 60:.0f} min, load {v['load_end']} at the end"
+             for name, v in res.items() if isinstance(v, dict) and "seeds" in v]
+    return "\n".join(target_table(res)) + f"\n\n{'; '.join(parts)}; {res.get('machine', '')}."
+
+
 def mpnn_speed(_runs, _meta) -> str:
     path = ROOT / "bench" / "results" / "mpnn_speed.json"
     if not path.is_file():
@@ -148,7 +162,7 @@ def mpnn_speed(_runs, _meta) -> str:
 
 
 TABLES = {"default-results": lambda runs, meta: default_results_table(runs) + run_line(meta),
-          "molecule-targets": molecule_targets, "mpnn-speed": mpnn_speed}
+          "molecule-targets": molecule_targets, "mpnn-speed": mpnn_speed, "genomics-targets": genomics_targets}
 
 
 def render(text: str) -> str:

@@ -102,3 +102,100 @@ def test_onehot_ridge_on_sirna_learns_position_effects_and_not_from_shuffled_lab
     assert abs(np.corrcoef(ridge.predict(Xt)[:, 0], yt[:, 0])[0, 1]) < 0.15
     with pytest.raises(Exception, match="onehot_codes needs DNA codes"):
         ridge.fit(np.random.default_rng(0).random((20, 5)), y[:20], X[:5], y[:5])
+
+
+# -- BED intervals + a reference genome ---------------------------------------------------------------
+def write_genome(folder: Path, sizes=(("chr1", 1000), ("chr2", 250)), width=60, seed=0) -> tuple[Path, dict]:
+    rng = np.random.default_rng(seed)
+    seqs = {name: "".join(rng.choice(list("ACGTacgt"), n)) for name, n in sizes}
+    path = folder / "genome.fa"
+    with path.open("w") as fh:
+        for name, seq in seqs.items():
+            fh.write(f">{name} test contig\n")
+            fh.writelines(seq[i:i + width] + "\n" for i in range(0, len(seq), width))
+    return path, seqs
+
+
+def expected_window(seqs, chrom, start, length):
+    seq = seqs[chrom]
+    return "".join(seq[p] if 0 <= p < len(seq) else "N" for p in range(start, start + length))
+
+
+def test_bed_windows_are_cut_from_the_genome_with_edges_padded_and_bad_lines_rejected(tmp_path):
+    genome, seqs = write_genome(tmp_path)
+    bed = tmp_path / "peaks.bed"
+    bed.write_text("track name=peaks\n"
+                   "chr1\t100\t140\tp1\t7.5\t+\n"     # window centred on 120
+                   "chr1\t0\t10\tedge\t1\t.\n"        # reaches before the chromosome start: N-padded
+                   "chr2\t230\t250\tend\t2\t-\n"      # reaches past the end, minus strand
+                   "chr1\t990\t1010\tpast\t3\t+\n"    # the interval itself runs past chr1's end
+                   "chrZ\t5\t50\tnope\t4\t+\n"        # not in the genome
+                   "chr1\tx\t50\tbad\t5\t+\n"
+                   "chr1\t60\t60\tempty\t6\t+\n"
+                   "chr1\t300\t340\tnan\tNA\t+\n")
+    table = read_source({"format": "bed", "path": str(bed), "genome": str(genome), "length": 50,
+                         "score_column": 5, "target": "signal"})
+    assert len(table) == 8 and table.tasks == ["signal"]
+    assert table.inputs[0] == expected_window(seqs, "chr1", 95, 50)
+    assert table.inputs[1] == expected_window(seqs, "chr1", -20, 50) and table.inputs[1].startswith("N" * 20)
+    from biodl.genome import reverse_complement_bytes
+
+    fwd = expected_window(seqs, "chr2", 215, 50)
+    assert table.inputs[2] == reverse_complement_bytes(fwd.encode()).decode() and table.inputs[2].startswith("N" * 15)
+    np.testing.assert_array_equal(table.y[:3, 0], [7.5, 1, 2])
+    reasons = {r.index: r.reason for r in table.rejects}
+    assert reasons == {
+        3: "peaks.bed line 5: interval ends at 1010, past the end of chr1 (1,000 bp)",
+        4: "peaks.bed line 6: chromosome 'chrZ' is not in the genome genome.fa (it has chr1, chr2)",
+        5: "peaks.bed line 7: start / end are not non-negative integers: 'x', '50'",
+        6: "peaks.bed line 8: empty interval (end 60 <= start 60)",
+        7: "peaks.bed line 9: score_column 5 is not a finite number: 'NA'"}
+    assert table.meta["start"].to_pylist()[:3] == [95, -20, 215]
+    assert (genome.parent / "genome.fa.fai").is_file()  # built by pyfaidx, read on the next call
+
+
+def test_bed_files_as_classes_featurize_and_split_by_blocks(tmp_path):
+    from biodl.dataset import featurize_source
+
+    genome, seqs = write_genome(tmp_path, sizes=(("chr1", 50_000), ("chr2", 30_000)))
+    rng = np.random.default_rng(1)
+    for name in ("bound", "unbound"):
+        with (tmp_path / f"{name}.bed.gz").open("wb") as fh:
+            import gzip
+
+            lines = [f"chr{rng.integers(1, 3)}\t{s}\t{s + 20}\n" for s in rng.integers(0, 29_000, 300)]
+            fh.write(gzip.compress("".join(lines).encode()))
+    source = {"format": "bed", "genome": str(genome), "length": 101, "target": "bound",
+              "files": [{"path": str(tmp_path / "bound.bed.gz"), "label": 1},
+                        {"path": str(tmp_path / "unbound.bed.gz"), "label": 0}]}
+    ds = featurize_source(source, {"type": "onehot", "length": 101}, tmp_path / "f", progress=False)
+    assert len(ds.ids) + len(ds.rejects) == 600
+    row = int(ds.meta["row"].iloc[0])
+    chrom, start = ds.meta["chrom"].iloc[0], int(ds.meta["start"].iloc[0])
+    from biodl.featurizers import OneHot
+
+    np.testing.assert_array_equal(np.asarray(ds.X[0]),
+                                  OneHot(length=101).featurize([expected_window(seqs, chrom, start, 101)]).X[0])
+    bound = (ds.meta["file"] == "bound.bed.gz").to_numpy()
+    assert row == 0 and (ds.y[bound, 0] == 1).all() and (ds.y[~bound, 0] == 0).all()
+    assert {r for r in ds.rejects["reason"]} <= {r for r in ds.rejects["reason"] if r.startswith("duplicate")}
+    split = make_split(ds.meta, ds.y, {"method": "blocks", "block_size": 5000, "keep_positives": True, "seed": 0},
+                       tasks=["bound"], modality="sequence")
+    assert split["audit"]["intervals"]["pairs"]["train-test"]["overlap"] == 0
+
+
+def test_bed_source_structural_faults_are_one_line(tmp_path):
+    genome, _ = write_genome(tmp_path)
+    bed = tmp_path / "a.bed"
+    bed.write_text("chr1\t1\t5\n")
+    base = {"format": "bed", "path": str(bed), "genome": str(genome), "length": 10}
+    assert "genome FASTA not found" in error(read_source, {**base, "genome": str(tmp_path / "no.fa")})
+    gz = tmp_path / "g.fa.gz"
+    gz.write_bytes(b"")
+    assert "must be an uncompressed FASTA" in error(read_source, {**base, "genome": str(gz)})
+    assert "length must be a positive integer" in error(read_source, {**base, "length": 0})
+    (tmp_path / "empty.bed").write_text("# nothing\n")
+    assert "no BED intervals" in error(read_source, {**base, "path": str(tmp_path / "empty.bed")})
+    ragged = tmp_path / "ragged.fa"
+    ragged.write_text(">c\nACGTACGT\nACG\nACGTACGT\n")
+    assert "cannot index the genome FASTA" in error(read_source, {**base, "genome": str(ragged)})

@@ -19,7 +19,7 @@ from tests.test_workflow import copy_workflow
 DEFAULT = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 
 
-def _exp(c, name="freesolv_mlp_ecfp"):
+def _exp(c, name="freesolv_mlp_descriptors"):
     return c["experiments"][name]
 
 
@@ -54,7 +54,7 @@ def _rename_dataset(old, new):
     return mutate
 
 
-E = ("experiments", "freesolv_mlp_ecfp")
+E = ("experiments", "freesolv_mlp_descriptors")
 FS = ("datasets", "freesolv")
 # (id, mutation of the default config, key path the message must name, a word it must contain)
 BAD = [
@@ -121,6 +121,11 @@ BAD = [
      "experiments.oct4_cnn_rc.model.output", "regression targets in (0, 1)"),
     ("fasta-header-and-file-labels", _set(("datasets", "oct4_mafk_test", "source", "header_targets"), ["jund"]),
      "datasets.oct4_mafk_test.source", "not both"),
+    ("bed-without-genome", _set(("datasets", "oct4_mafk_test", "source"), {"format": "bed", "path": "a.bed", "length": 200}),
+     "datasets.oct4_mafk_test.source.genome", "missing"),
+    ("bed-score-column", _set(("datasets", "oct4_mafk_test", "source"), {"format": "bed", "path": "a.bed", "length": 200,
+                                                                          "genome": "g.fa", "score_column": 2, "target": "s"}),
+     "datasets.oct4_mafk_test.source.score_column", ">= 4"),
     ("blocks-size", _set(("datasets", "oct4_mafk_train", "splits", "chromosomes"), {"method": "blocks", "block_size": 0}),
      "datasets.oct4_mafk_train.splits.chromosomes.block_size", ">= 1"),
     ("dataset-undefined", _set((*E, "dataset"), "hiv"), f"{'.'.join(E)}.dataset", "hiv"),

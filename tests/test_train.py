@@ -294,3 +294,31 @@ def test_balanced_class_weight_weighs_positives_by_the_class_ratio_per_task():
     with pytest.raises(UserError, match="class_weight balanced applies to binary tasks"):
         fit(spec, X[:400], y[:400], X[400:], y[400:], task_type="regression", tasks=["t"],
             config={**base, "class_weight": "balanced"})
+
+
+def test_reverse_complement_augmentation_is_seeded_and_refused_for_non_dna_inputs():
+    from biodl.train import fit
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 4, size=(300, 30)).astype(np.uint8)
+    X[:150, 10:16] = [0, 0, 0, 2, 2, 2]  # AAAGGG on one strand only (its reverse complement is CCCTTT)
+    y = np.r_[np.ones(150), np.zeros(150)].astype(np.float32)[:, None]
+    order = rng.permutation(300)
+    X, y = X[order], y[order]
+    spec = {"type": "cnn1d", "channels": [8], "kernel_sizes": [6], "rc": False, "dropout": 0.0}
+    config = {"epochs": 15, "batch_size": 32, "lr": 0.01, "patience": 15, "progress": False,
+              "augment": "reverse_complement"}
+    a, _ = fit(spec, X[:240], y[:240], X[240:], y[240:], task_type="binary", tasks=["t"], config=config)
+    b, _ = fit(spec, X[:240], y[:240], X[240:], y[240:], task_type="binary", tasks=["t"], config=config)
+    plain, _ = fit(spec, X[:240], y[:240], X[240:], y[240:], task_type="binary", tasks=["t"],
+                   config={**config, "augment": "none"})
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))  # same seed, same flips
+    assert not np.array_equal(a.predict(X), plain.predict(X))
+    # trained on both strands, a (non-RC) network scores the reverse complement of a site as a site
+    from biodl.encodings import reverse_complement_codes
+
+    site = X[y[:, 0] == 1]
+    assert a.predict(reverse_complement_codes(site)).mean() > plain.predict(reverse_complement_codes(site)).mean() + 0.1
+    with pytest.raises(UserError, match="augment reverse_complement applies to DNA codes"):
+        fit({"type": "mlp", "hidden": [8]}, rng.random((50, 4)).astype(np.float32), y[:50], rng.random((20, 4)).astype(np.float32),
+            y[:20], task_type="binary", tasks=["t"], config=config)

@@ -64,7 +64,7 @@ MAX_DEPTH = 40
 MAX_CONFIG_BYTES = 4 << 20
 
 SOURCE_MODALITIES = {"csv": ("molecule", "sequence"), "sdf": ("molecule",), "fasta": ("sequence",),
-                     "images": ("image",)}
+                     "bed": ("sequence",), "images": ("image",)}
 Bounds = annotated_types.Interval
 
 
@@ -314,6 +314,32 @@ class FastaSource(Spec):
         return self
 
 
+class BedSource(Spec):
+    """BED intervals cut as windows from a reference genome FASTA (its .fai is built if absent)."""
+
+    format: Literal["bed"]
+    path: PathStr | None = None
+    files: list[FastaFile] = Field(default_factory=list)
+    genome: PathStr = Field(..., description="reference genome FASTA, uncompressed")
+    length: Annotated[int, Bounds(ge=1, le=1_000_000)] = Field(..., description="window length, bp")
+    target: str | None = Field(None, description="task name of the labels")
+    score_column: Annotated[int, Bounds(ge=4, le=1000)] | None = Field(
+        None, description="1-based BED column holding a numeric label (5: the score)")
+
+    @model_validator(mode="after")
+    def _files(self) -> BedSource:
+        if not self.files and not self.path:
+            raise PydanticCustomError("bed_files", "give 'files' (a list of {{path, label}}) or 'path'")
+        labelled = [f for f in self.files if f.label is not None]
+        if labelled and len(labelled) != len(self.files):
+            raise PydanticCustomError("bed_labels", "give a label for every file or for none")
+        if (labelled or self.score_column) and not self.target:
+            raise PydanticCustomError("bed_target", "labels need a 'target' name")
+        if labelled and self.score_column:
+            raise PydanticCustomError("bed_labels", "labels come from the files or from score_column, not both")
+        return self
+
+
 class ImagesSource(Spec):
     """A folder of images; labels from BBBC005 file names or a labels CSV."""
 
@@ -324,7 +350,8 @@ class ImagesSource(Spec):
     id: str | None = Field(None, description="labels CSV column with the file names (default: file)")
 
 
-SOURCE_BLOCKS = {"csv": CsvSource, "sdf": SdfSource, "fasta": FastaSource, "images": ImagesSource}
+SOURCE_BLOCKS = {"csv": CsvSource, "sdf": SdfSource, "fasta": FastaSource, "bed": BedSource,
+                 "images": ImagesSource}
 SourceSpec = _tagged_union("source", SOURCE_BLOCKS, "format")
 
 

@@ -257,6 +257,23 @@ def _w_pr_auc(y, p, w):
     return _both_classes(n_pos, n_neg, _div((pos * precision).sum(axis=0), n_pos))
 
 
+def _w_precision_at_recall50(y, p, w):
+    # the best precision over thresholds that recall half of the drawn positives; a threshold at a
+    # positive's score level gives the counts of some threshold at a drawn score, and between those
+    # levels precision only falls, so the positives' levels are the candidates
+    n_pos, n_neg = _class_weights(y, w)
+    if not (y == 1).any():
+        return np.full(len(w), np.nan)
+    pos, _, below = _positive_levels(y, p, w)
+    tp = n_pos - (np.cumsum(pos, axis=0) - pos)
+    fp = n_neg - below
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = tp / (tp + fp)
+        ok = (tp / n_pos >= 0.5) & (tp + fp > 0)
+    best = np.where(ok, precision, -np.inf).max(axis=0)
+    return _both_classes(n_pos, n_neg, np.where(np.isfinite(best), best, np.nan))
+
+
 def _binary_confusion(y, p, w):
     positive = y == 1
     hard = p > M.BINARY_THRESHOLD
@@ -330,6 +347,7 @@ WEIGHTED: dict[Callable, WeightedFn] = {
     M.VALUE_METRICS["rmse"]: _w_rmse, M.VALUE_METRICS["mae"]: _w_mae, M.VALUE_METRICS["r2"]: _w_r2,
     M.VALUE_METRICS["pearson"]: _w_pearson, M.VALUE_METRICS["spearman"]: weighted_spearman,
     M.PROBABILITY_METRICS["roc_auc"]: _w_roc_auc, M.PROBABILITY_METRICS["pr_auc"]: _w_pr_auc,
+    M.PROBABILITY_METRICS["precision_at_recall50"]: _w_precision_at_recall50,
     M.PROBABILITY_METRICS["accuracy"]: _w_binary_accuracy, M.PROBABILITY_METRICS["mcc"]: _w_mcc,
     M.PROBABILITY_METRICS["balanced_accuracy"]: _w_binary_balanced_accuracy,
     M.PROBABILITY_METRICS["brier"]: _w_brier, M.PROBABILITY_METRICS["log_loss"]: _w_binary_log_loss,

@@ -23,6 +23,7 @@ import numpy as np
 
 from biodl import __version__
 from biodl.errors import UserError, settings_from_dict
+from biodl.encodings import reverse_complement_codes
 from biodl.graphs import MolGraphs, to_model_input
 from biodl.losses import LOSSES
 from biodl.metrics import METRIC_DIRECTION
@@ -128,6 +129,7 @@ class TrainConfig:
     monitor: str | None = None  # validation metric; None = the task's primary metric
     loss: str | None = None  # None = the task type's default; gaussian_nll = heteroscedastic head
     class_weight: str = "none"  # binary: "balanced" weighs positives by negatives / positives per task
+    augment: str = "none"  # DNA codes: "reverse_complement" flips a random half of each batch to the other strand
     lr_schedule: str = "none"
     grad_clip: float | None = None  # max gradient norm
     clip_features: float = 10.0  # standardized float features are clipped to ±this (heavy tails)
@@ -142,6 +144,7 @@ class TrainConfig:
         "clip_features": Interval(0, None, closed="neither"), "optimizer": Choices(*OPTIMIZERS.names()),
         "lr_schedule": Choices(*SCHEDULES.names()), "loss": Choices(*LOSSES.names()),
         "monitor": Choices(*METRIC_DIRECTION), "class_weight": Choices("none", "balanced"),
+        "augment": Choices("none", "reverse_complement"),
     }
 
     @classmethod
@@ -490,6 +493,10 @@ def _setup(model_spec: dict, task: Task, X_train: np.ndarray, y_train: np.ndarra
         if task.loss.name != "bce":
             raise UserError(f"train.class_weight balanced applies to binary tasks (loss bce), not {task.name}")
         loss_fn = type(task.loss)(pos_weight=torch.from_numpy(balanced_pos_weight(y_train)).to(device))
+    if config.augment == "reverse_complement" and not (isinstance(Xt, torch.Tensor) and Xt.dtype == torch.uint8
+                                                       and Xt.dim() == 2):
+        raise UserError("train.augment reverse_complement applies to DNA codes (the 'onehot' featurizer), "
+                        f"not to {model_spec['type']} inputs of this featurizer")
     return _Run(model, Xt, yt, optimizer, schedule, scheduler, generator, device, loss_fn)
 
 
@@ -507,7 +514,12 @@ def _train_epoch(run: _Run, config: TrainConfig) -> float:
         if len(idx) < 2 and has_batch_norm:
             continue  # batch norm cannot train on a single sample
         run.optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(module(run.Xt[idx]), run.yt[idx])
+        x = run.Xt[idx]
+        if config.augment == "reverse_complement":
+            # a binding site reads the same on either strand: show each window as one or the other
+            flip = (torch.rand(len(idx), generator=run.generator) < 0.5).to(run.device)
+            x = torch.where(flip[:, None], reverse_complement_codes(x), x)
+        loss = loss_fn(module(x), run.yt[idx])
         loss.backward()
         if config.grad_clip:
             torch.nn.utils.clip_grad_norm_(module.parameters(), config.grad_clip)

@@ -24,6 +24,8 @@ def source_inputs(wildcards):
     source = SPEC.datasets[wildcards.dataset].source
     if source.format == "fasta":
         return [entry.path for entry in source.files] or [source.path]
+    if source.format == "bed":  # the genome's .fai is written beside it when absent: not an input
+        return ([entry.path for entry in source.files] or [source.path]) + [source.genome]
     paths = [source.path]
     if source.format == "images" and source.labels not in (None, "bbbc005"):
         paths.append(source.labels)
