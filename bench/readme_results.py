@@ -146,6 +146,23 @@ def genomics_targets(_runs, _meta) -> str:
     return "\n".join(target_table(res)) + f"\n\n{'; '.join(parts)}; {res.get('machine', '')}."
 
 
+def genome_windows(_runs, _meta) -> str:
+    """Issue 12's BED-windows speed row, from bench/genome_windows.py's result file."""
+    path = ROOT / "bench" / "results" / "genome_windows.json"
+    if not path.is_file():
+        return "(no bench/results/genome_windows.json: run python bench/genome_windows.py --json ...)"
+    r = json.loads(path.read_text())
+    return "\n".join([
+        "| step | windows | seconds | windows/s | peak RSS growth |", "|---|---|---|---|---|",
+        f"| biodl: BED + {r['genome_mb']} Mb genome → {r['length']} bp one-hot codes | {r['windows']:,} | "
+        f"{r['biodl_s']:.2f} | {r['biodl_windows_per_s']:,} (goal ≥ 200,000) | +{r['peak_rss_mib']} MiB (goal < 1 GiB) |",
+        f"| pyfaidx fetch + DeepChem `seq_one_hot_encode`, per window | {r['peer_windows']:,} | {r['peer_s']:.2f} | "
+        f"{r['peer_windows_per_s']:,} | |",
+        f"| **ratio biodl / peer loop** | | | **{r['ratio']:.1f}×** (goal ≥ 20×) | |",
+        "", f"{r['machine']}; load {r['load_end']} at the end; the `.fai` index was built once beforehand "
+            f"({r['index_s']:.1f} s, pyfaidx)."])
+
+
 def mpnn_speed(_runs, _meta) -> str:
     path = ROOT / "bench" / "results" / "mpnn_speed.json"
     if not path.is_file():
@@ -162,7 +179,8 @@ def mpnn_speed(_runs, _meta) -> str:
 
 
 TABLES = {"default-results": lambda runs, meta: default_results_table(runs) + run_line(meta),
-          "molecule-targets": molecule_targets, "mpnn-speed": mpnn_speed, "genomics-targets": genomics_targets}
+          "molecule-targets": molecule_targets, "mpnn-speed": mpnn_speed, "genomics-targets": genomics_targets,
+          "genome-windows": genome_windows}
 
 
 def render(text: str) -> str:

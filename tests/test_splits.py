@@ -306,7 +306,7 @@ def test_make_split_record_is_json_able_complete_and_deterministic():
 
 @pytest.mark.parametrize("spec, message", [
     ({"method": "rnadom"},
-     "unknown split method 'rnadom' (known: butina, chromosome, group, kfold, random, scaffold, stratified)"),
+     "unknown split method 'rnadom' (known: blocks, butina, chromosome, group, kfold, random, scaffold, stratified)"),
     ({}, "unknown split method None (known: "),
     ({"method": "random", "frac": [0.8, 0.1, 0.1]},
      "split method 'random': unknown parameter 'frac' (known: fractions, seed, dedupe)"),

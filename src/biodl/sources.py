@@ -482,7 +482,7 @@ def read_bed(spec: Mapping) -> RawTable:
         n_before = len(ids)
         for line_no, fields in _bed_lines(path):
             i = len(ids)
-            ids.append(":".join(fields[:1]) + (f":{fields[1]}-{fields[2]}" if len(fields) > 2 else ""))
+            ids.append(f"{fields[0]}:{fields[1]}-{fields[2]}" if len(fields) > 2 else fields[0])
             names.append(path.name)
             chroms.append(None)
             starts.append(0)

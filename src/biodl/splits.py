@@ -570,6 +570,19 @@ class StratifiedSplitter(Splitter):
         return y[:, j], names[j]
 
 
+def proportional_fill(counts: np.ndarray, sizes: np.ndarray, seed: int) -> np.ndarray:
+    """int8 (G,) part of each of G groups of ``counts`` rows: groups in seeded order, each to the part
+    that is proportionally least full (rows so far / target rows; ties: train, valid, test), so a
+    few groups still reach every part and many groups approach the target sizes by row count."""
+    part_of = np.empty(len(counts), np.int8)
+    filled = np.zeros(len(PARTS), np.int64)
+    for g in np.random.default_rng(seed).permutation(len(counts)):
+        k = int(np.argmax((sizes - filled) / sizes))
+        part_of[g] = k
+        filled[k] += counts[g]
+    return part_of
+
+
 @register_splitter
 class GroupSplitter(Splitter):
     """Whole groups (rows sharing a value of meta column ``key``) go to one part.
@@ -594,14 +607,7 @@ class GroupSplitter(Splitter):
         sizes = self._sizes(n)
         # remembered only for the message if a part ends up empty
         codes, self._n_groups = group_codes(meta, self.key, self.name)
-        counts = np.bincount(codes)
-        part_of = np.empty(len(counts), np.int8)
-        filled = np.zeros(len(PARTS), np.int64)
-        for g in np.random.default_rng(self.seed).permutation(len(counts)):
-            k = int(np.argmax((sizes - filled) / sizes))
-            part_of[g] = k
-            filled[k] += counts[g]
-        return part_of[codes]
+        return proportional_fill(np.bincount(codes), sizes, self.seed)[codes]
 
     def _hint(self):
         groups = getattr(self, "_n_groups", None)
@@ -687,12 +693,7 @@ class BlockSplitter(Splitter):
         codes = self.block_codes(meta)
         counts = np.bincount(codes)
         self._n_blocks = len(counts)
-        part_of = np.empty(len(counts), np.int8)
-        filled = np.zeros(len(PARTS), np.int64)
-        for g in np.random.default_rng(self.seed).permutation(len(counts)):
-            k = int(np.argmax((sizes - filled) / sizes))
-            part_of[g] = k
-            filled[k] += counts[g]
+        part_of = proportional_fill(counts, sizes, self.seed)
         if self.keep_positives:
             part_of, self.warnings_ = keep_classes(codes, part_of, y, tasks, seed=self.seed, method=self.name,
                                                    groups="blocks")
