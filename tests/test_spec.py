@@ -117,6 +117,8 @@ BAD = [
      "datasets.esol.splits.random.keep_positives", "binary"),
     ("class-weight-regression", _set((*E, "train", "class_weight"), "balanced"), f"{'.'.join(E)}.train.class_weight",
      "binary tasks"),
+    ("augment-not-dna", _set((*E, "train", "augment"), "reverse_complement"), f"{'.'.join(E)}.train.augment",
+     "DNA codes"),
     ("sigmoid-output-binary", _set(("experiments", "oct4_cnn_rc", "model", "output"), "sigmoid"),
      "experiments.oct4_cnn_rc.model.output", "regression targets in (0, 1)"),
     ("fasta-header-and-file-labels", _set(("datasets", "oct4_mafk_test", "source", "header_targets"), ["jund"]),

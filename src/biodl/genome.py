@@ -20,7 +20,10 @@ from biodl.errors import UserError
 #: positions gathered per numpy call: 2 M (16 MB per int64 temporary; 10k windows of 200 bp), small
 #: enough that the index arithmetic's temporaries stay far below the windows' own bytes
 _CHUNK_POSITIONS = 2_000_000
-_COMPLEMENT = bytes.maketrans(b"ACGTUNacgtun", b"TGCAANtgcaan")
+#: byte → its complement base (case kept; any other byte, N included, unchanged)
+BYTE_COMPLEMENT = np.arange(256, dtype=np.uint8)
+for _a, _b in zip(b"ACGTUacgtu", b"TGCAAtgcaa"):
+    BYTE_COMPLEMENT[_a] = _b
 
 
 @dataclass(frozen=True)
@@ -98,5 +101,6 @@ class Genome:
         return out
 
 
-def reverse_complement_bytes(seq: bytes) -> bytes:
-    return seq.translate(_COMPLEMENT)[::-1]
+def reverse_complement_bytes(windows: np.ndarray) -> np.ndarray:
+    """uint8 (N, L) window bytes → their reverse complements (the other strand, read 5'→3')."""
+    return BYTE_COMPLEMENT[windows][:, ::-1]

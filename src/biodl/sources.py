@@ -505,9 +505,11 @@ def read_bed(spec: Mapping) -> RawTable:
     if ok.any():
         rows = np.flatnonzero(ok)
         raw = genome.windows(np.asarray(chroms, object)[rows], start[rows], length)
-        seqs = raw.view(f"S{length}").ravel().tolist()
-        for r, seq in zip(rows.tolist(), seqs):
-            inputs[r] = (reverse_complement_bytes(seq) if strands[r] == "-" else seq).decode("latin-1")
+        minus = np.asarray(strands, object)[rows] == "-"
+        if minus.any():
+            raw[minus] = reverse_complement_bytes(raw[minus])
+        for r, seq in zip(rows.tolist(), np.ascontiguousarray(raw).view(f"S{length}").ravel().tolist()):
+            inputs[r] = seq.decode("latin-1")
     import pyarrow as pa
 
     meta = {"chrom": pa.array(chroms, pa.string()),

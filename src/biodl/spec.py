@@ -529,6 +529,9 @@ def _cross_check(spec) -> None:
                 raise _Problem(f"{where}.model.output", "sigmoid is for regression targets in (0, 1) with the "
                                                         f"mse loss and no variance head; experiment {name!r} is "
                                                         f"{exp.task}{'' if loss in (None, 'mse') else ' with loss ' + loss}")
+        if exp.train.augment == "reverse_complement" and layout != "sequence":
+            raise _Problem(f"{where}.train.augment", f"reverse_complement applies to DNA codes (a featurizer of "
+                                                     f"type onehot); featurizer {exp.featurizer!r} gives {layout}")
         if exp.train.class_weight == "balanced" and exp.task not in (None, "binary"):
             raise _Problem(f"{where}.train.class_weight", f"balanced applies to binary tasks; experiment "
                                                           f"{name!r} is {exp.task}")
