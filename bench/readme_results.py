@@ -159,8 +159,28 @@ def genome_windows(_runs, _meta) -> str:
         f"| pyfaidx fetch + DeepChem `seq_one_hot_encode`, per window | {r['peer_windows']:,} | {r['peer_s']:.2f} | "
         f"{r['peer_windows_per_s']:,} | |",
         f"| **ratio biodl / peer loop** | | | **{r['ratio']:.1f}×** (goal ≥ 20×) | |",
-        "", f"{r['machine']}; load {r['load_end']} at the end; the `.fai` index was built once beforehand "
+        "", f"{r['machine']}; best of {r.get('repeats', 1)} runs each side; load {r['load_end']} at the end; "
+            "the `.fai` index was built once beforehand "
             f"({r['index_s']:.1f} s, pyfaidx)."])
+
+
+def featurize_speed(_runs, _meta) -> str:
+    """The featurization throughput tables, from bench/featurize.py's result file."""
+    path = ROOT / "bench" / "results" / "featurize.json"
+    if not path.is_file():
+        return "(no bench/results/featurize.json: run python bench/featurize.py --json bench/results/featurize.json)"
+    r = json.loads(path.read_text())
+    lines = [f"| step (best of {r['runs']} runs) | time | rate | peak RSS growth |", "|---|---|---|---|"]
+    for step in r["steps"]:
+        rate = (f"{step['rate'] / 1e6:.1f} M {step['unit']}/s" if step["rate"] >= 1e6
+                else f"{step['rate']:,} {step['unit']}/s")
+        lines.append(f"| {step['label']} | {step['seconds']:.2f} s | {rate} | +{step['peak_mib']:.0f} MiB |")
+    goals = {"ecfp_n_vs_deepchem": (f"biodl ECFP {r['n_jobs']} cores / DeepChem", "≥ 10×"),
+             "ecfp_1_vs_bare": ("biodl ECFP 1 core / bare RDKit loop", "≥ 0.9×"),
+             "fasta_disk_vs_deepchem": ("biodl FASTA → disk / DeepChem encoder", "≥ 20×")}
+    lines += ["", "| ratio | this run | target |", "|---|---|---|"]
+    lines += [f"| {goals[k][0]} | {v:.2f}× | {goals[k][1]} |" for k, v in r["ratios"].items()]
+    return "\n".join(lines) + f"\n\n{r['machine']}; load {r['load_end']} at the end."
 
 
 def mpnn_speed(_runs, _meta) -> str:
@@ -180,7 +200,7 @@ def mpnn_speed(_runs, _meta) -> str:
 
 TABLES = {"default-results": lambda runs, meta: default_results_table(runs) + run_line(meta),
           "molecule-targets": molecule_targets, "mpnn-speed": mpnn_speed, "genomics-targets": genomics_targets,
-          "genome-windows": genome_windows}
+          "genome-windows": genome_windows, "featurize-speed": featurize_speed}
 
 
 def render(text: str) -> str:

@@ -201,3 +201,93 @@ def test_bed_source_structural_faults_are_one_line(tmp_path):
     ragged = tmp_path / "ragged.fa"
     ragged.write_text(">c\nACGTACGT\nACG\nACGTACGT\n")
     assert "cannot index the genome FASTA" in error(read_source, {**base, "genome": str(ragged)})
+
+
+@pytest.mark.parametrize("width", [7, 60, 5000])  # short lines, the usual 60, one line per contig
+def test_genome_windows_equal_the_sequence_at_every_phase_and_edge(tmp_path, width):
+    from biodl.genome import Genome
+
+    genome, seqs = write_genome(tmp_path, sizes=(("chr1", 1000), ("chr2", 250), ("chr3", 61)), width=width)
+    g = Genome(genome)
+    rng = np.random.default_rng(width)
+    chrom = np.array(list(seqs), object)[rng.integers(0, 3, 3000)]
+    start = rng.integers(-40, 1000, 3000)
+    start[:3] = [0, 250 - 25, 61 - 25]  # the first base; windows ending on a contig's (and the file's) last base
+    chrom[:3] = ["chr1", "chr2", "chr3"]
+    got = g.windows(chrom, start, 25)
+    expected = [expected_window(seqs, c, s, 25) for c, s in zip(chrom, start)]
+    assert [row.tobytes().decode() for row in got] == expected
+    np.testing.assert_array_equal(g.windows(g.contig_codes(chrom), start, 25), got)
+
+
+def _bed_parses(path, genome, score_column):
+    from biodl.genome import Genome
+    from biodl.sources import _parse_bed_columns, _parse_bed_rows
+
+    g = Genome(genome)
+    data = path.read_bytes()
+    lines = [(n, line.split("\t")) for n, line in enumerate(data.decode().splitlines(), 1)
+             if line.strip() and not line.startswith(("#", "track", "browser"))]
+    return _parse_bed_columns(data, g, score_column), _parse_bed_rows(lines, g, score_column)
+
+
+def test_bed_column_parse_equals_the_line_rules_on_doubtful_values(tmp_path):
+    genome, _ = write_genome(tmp_path)
+    bed = tmp_path / "odd.bed"
+    values = [("chr1", "5", "9", "+", "1.5"), ("chr1", "+5", "9", "+", "1"), ("chr1", " 5", "9", "-", "2"),
+              ("chr1", "5.0", "9", "+", "3"), ("chr1", "99999999999999999999", "9", "+", "4"),
+              ("chr1", "-1", "9", "+", "5"), ("chrZ", "1", "9", "+", "6"), ("chr1", "1", "1001", "+", "7"),
+              ("chr2", "1", "9", ".", "8"), ("chr2", "1", "9", "", "9"), ("chr2", "1", "9", "x", "10"),
+              ("chr1", "2", "9", "-", "nan"), ("chr1", "3", "9", "+", "1_000"), ("chr1", "4", "9", "+", "inf"),
+              ("chr1", "5", "9", "+", "1e3"), ("chr1", "6", "9", "+", ""), ("chr1", "7", "9", "+", " 2.5 "),
+              ("", "1", "9", "+", "1"), ("chr1", "", "", "+", "1")]
+    bed.write_text("browser position chr1\n# a comment\n"
+                   + "".join(f"{c}\t{a}\t{b}\tname\t{s}\t{st}\n" for c, a, b, st, s in values))
+    columns, rows = _bed_parses(bed, genome, 5)
+    assert columns is not None  # a plain file: the column parse ran
+    assert columns.ids == rows.ids and columns.problems == rows.problems
+    for key in ("contig", "lo", "hi", "strand", "score"):
+        np.testing.assert_array_equal(getattr(columns, key), getattr(rows, key))
+    assert len(rows.problems) >= 10 and {p[1] for p in rows.problems} >= {4, 7, 8, 9, 12, 13, 14}
+
+
+def test_bed_files_that_are_not_plain_are_read_line_by_line_with_the_same_result(tmp_path):
+    genome, _ = write_genome(tmp_path)
+    body = "chr1\t100\t140\tp1\t7.5\t+\nchr2\t30\t80\n"
+    spec = {"format": "bed", "genome": str(genome), "length": 30}
+    plain = tmp_path / "plain.bed"
+    plain.write_text(body + "chr1\t500\t540\tp3\t1\t-\n")
+    expected = read_source({**spec, "path": str(plain)})
+    for name, text in {"comment_inside": body + "# later\nchr1\t500\t540\tp3\t1\t-\n",
+                       "crlf_lone_cr": body.replace("\n", "\r\n") + "chr1\t500\t540\tp3\t1\t-\r",
+                       "latin1": body + "chr1\t500\t540\tp\xe93\t1\t-\n"}.items():
+        path = tmp_path / f"{name}.bed"
+        path.write_bytes(text.encode("latin-1"))
+        from biodl.genome import Genome
+        from biodl.sources import _parse_bed_columns
+
+        assert _parse_bed_columns(path.read_bytes(), Genome(genome), None) is None, name
+        table = read_source({**spec, "path": str(path)})
+        assert list(table.inputs) == list(expected.inputs) and table.ids == expected.ids, name
+        assert table.meta["strand"].to_pylist() == ["+", "+", "-"], name
+
+
+def test_onehot_reads_a_block_of_letters_as_it_reads_the_same_strings():
+    from biodl.encodings import SequenceBlock
+    from biodl.featurizers import OneHot
+
+    seqs = ["ACGTN", "acgtR", "ACXTA", "", "TTTTT", "GGGGg"]
+    block = SequenceBlock(np.array([list(s.encode()) if s else [0] * 5 for s in seqs], np.uint8),
+                          present=np.array([s != "" for s in seqs]))
+    assert list(block) == seqs and list(block[1:3]) == seqs[1:3] and list(block.take([4, 0])) == ["TTTTT", "ACGTN"]
+    assert block.take([0, 4]).to_arrow().to_pylist() == ["ACGTN", "TTTTT"]
+    for length in (5, 4):  # the block's width (read as letters) and another (read as strings, cropped)
+        a = OneHot(length=length, resize="crop_pad").featurize(block)
+        b = OneHot(length=length, resize="crop_pad").featurize(seqs)
+        np.testing.assert_array_equal(a.X, b.X)
+        np.testing.assert_array_equal(a.kept, b.kept)
+        assert [(r.index, r.input, r.reason) for r in a.rejects] == [(r.index, r.input, r.reason) for r in b.rejects]
+        assert a.meta.keys() == b.meta.keys()
+        for key in a.meta:
+            np.testing.assert_array_equal(a.meta[key], b.meta[key])
+    assert [r.reason for r in OneHot().featurize(block).rejects] == ["non-DNA letters: 'X'", "empty sequence"]

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from biodl import __version__
+from biodl.encodings import SequenceBlock
 from biodl.errors import UserError
 from biodl.io import atomic_dir
 
@@ -261,7 +262,7 @@ def featurize_source(source: Mapping, featurizer_spec: Mapping | str, out: str |
     bar = progress_bar(len(candidates), f"featurize {name or out.parent.name}/{featurizer.name}") \
         if progress else None
     try:
-        result = featurizer.featurize([table.inputs[i] for i in candidates], meta=True,
+        result = featurizer.featurize(_take(table.inputs, candidates), meta=True,
                                       progress=bar.update if bar is not None else None)
     finally:
         if bar is not None:
@@ -269,7 +270,9 @@ def featurize_source(source: Mapping, featurizer_spec: Mapping | str, out: str |
     rows = candidates[result.kept]
 
     # kept inputs are strings (SMILES, sequences, image paths): a missing one is always a reject
-    meta = {"row": rows, "id": _take(table.ids, rows), "input": _take(table.inputs, rows)}
+    inputs = _take(table.inputs, rows)
+    meta = {"row": rows, "id": _take(table.ids, rows),
+            "input": inputs.to_arrow() if isinstance(inputs, SequenceBlock) else inputs}
     meta.update({col: _take(values, rows) for col, values in table.meta.items()})
     meta.update(result.meta)
     rejects = [(r.index, table.ids[r.index], r.input, "read", r.reason) for r in table.rejects]
@@ -324,7 +327,8 @@ def featurize_source(source: Mapping, featurizer_spec: Mapping | str, out: str |
 
 
 def _take(values, rows: np.ndarray):
-    """Rows of a meta column held as a list, numpy array or pyarrow Array (same kind out)."""
+    """Rows of a meta column held as a list, numpy array, pyarrow Array or (inputs)
+    :class:`SequenceBlock` (same kind out)."""
     if isinstance(values, list):
         if len(rows) == len(values):  # nothing rejected: rows is 0..N-1
             return values

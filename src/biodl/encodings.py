@@ -10,6 +10,8 @@ featurize → train, not back).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 N_CODE = 4
@@ -50,3 +52,58 @@ def codes_to_onehot(codes, n_value: float = 0.0, dtype=None):
     table[:4] = torch.eye(4, dtype=dtype, device=codes.device)
     table[4] = n_value
     return table[codes.long()].transpose(-1, -2).contiguous()
+
+
+class SequenceBlock(Sequence):
+    """Equal-length sequences held as one uint8 array of their letters, as read: windows cut from a
+    genome. Turning 200,000 windows into Python strings and encoding them back costs more than
+    cutting them, so sources hand this to featurizers, which read ``letters`` directly.
+
+    letters: uint8 (N, L), the bytes of each sequence (case as in the file).
+    present: bool (N,); a row that is not present (a read reject) reads as ``""``.
+    Items are ``str`` (latin-1 decoded), so any code that wants strings still gets them.
+    """
+
+    def __init__(self, letters: np.ndarray, present: np.ndarray | None = None):
+        letters = np.asarray(letters, np.uint8)
+        if letters.ndim != 2:
+            raise ValueError(f"letters must be (N, L), got shape {letters.shape}")
+        self.letters = letters
+        self.present = np.ones(len(letters), bool) if present is None else np.asarray(present, bool)
+
+    @property
+    def width(self) -> int:
+        return self.letters.shape[1]
+
+    def __len__(self) -> int:
+        return len(self.letters)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return SequenceBlock(self.letters[index], self.present[index])
+        return self.letters[index].tobytes().decode("latin-1") if self.present[index] else ""
+
+    def __eq__(self, other) -> bool:  # compares as the list of strings it stands for
+        if isinstance(other, (SequenceBlock, list, tuple)):
+            return len(self) == len(other) and list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"SequenceBlock({len(self)} x {self.width} letters)"
+
+    def take(self, rows) -> SequenceBlock:
+        rows = np.asarray(rows, np.int64)
+        return SequenceBlock(self.letters[rows], self.present[rows])
+
+    def to_arrow(self):
+        """A pyarrow string array of the sequences, built on the letters' buffer (no Python strings)."""
+        import pyarrow as pa
+
+        n, width = self.letters.shape
+        if not self.present.all() or n * width >= 2**31 or (self.letters >= 128).any():
+            return pa.array(list(self), pa.string())
+        offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)[: n + 1]
+        return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets),
+                                                      pa.py_buffer(np.ascontiguousarray(self.letters))])

@@ -71,30 +71,90 @@ class Genome:
             self._memmap = np.memmap(self.path, np.uint8, mode="r")
         return self._memmap
 
+    def contig_codes(self, chrom) -> np.ndarray:
+        """int64 (N,) positions in the index of contig names ``chrom`` (every one in the index)."""
+        import pandas as pd
+
+        codes = pd.Categorical(np.asarray(chrom, object), categories=list(self.contigs)).codes.astype(np.int64)
+        if (codes < 0).any():
+            missing = np.asarray(chrom, object)[codes < 0][0]
+            raise KeyError(f"{missing!r} is not a contig of {self.path.name}")
+        return codes
+
     def windows(self, chrom: np.ndarray, start: np.ndarray, length: int) -> np.ndarray:
         """uint8 (N, length) bytes of the windows [start, start + length) on contigs ``chrom``
-        (object (N,), every name in the index); positions before 0 or past a contig's end are
-        ``N``. Bytes are as in the file (case kept)."""
+        (names, object (N,), every one in the index; or int (N,) positions in the index, as
+        :meth:`contig_codes` gives); positions before 0 or past a contig's end are ``N``. Bytes are
+        as in the file (case kept)."""
         n = len(start)
         out = np.empty((n, length), np.uint8)
         if n == 0:
             return out
-        names = list(self.contigs)
-        code = {name: i for i, name in enumerate(names)}
+        chrom = np.asarray(chrom)
+        which = chrom.astype(np.int64) if chrom.dtype.kind in "iu" else self.contig_codes(chrom)
         table = np.array([[c.length, c.offset, c.line_bases, c.line_bytes] for c in self.contigs.values()],
                          np.int64)
-        which = np.fromiter((code[c] for c in chrom), np.int64, n)
+        start = np.asarray(start, np.int64)
+        contig = table[which]
+        inside = (start >= 0) & (start + length <= contig[:, 0])
+        done = np.zeros(n, bool)
+        for line_bases, line_bytes in {(int(b), int(B)) for b, B in table[:, 2:]}:
+            rows = np.flatnonzero(inside & (contig[:, 2] == line_bases) & (contig[:, 3] == line_bytes))
+            done[self._gather_inside(out, rows, contig[rows, 1], start[rows], length, line_bases, line_bytes)] = True
+        rest = np.flatnonzero(~done)
+        if len(rest):  # windows past a contig's edge (and the last few bytes of the file): N-padded
+            out[rest] = self._gather_padded(contig[rest], start[rest], length)
+        return out
+
+    def _gather_inside(self, out, rows, offset, start, length, line_bases, line_bytes) -> np.ndarray:
+        """Fill ``out[rows]`` with windows wholly inside contigs of one line layout; returns the rows
+        filled. Each window's bytes, line breaks included, are one contiguous span of the file: the
+        spans are gathered as rows of a sliding view of the memory map (one copy, no per-base index
+        arithmetic), then the line-break bytes are dropped by one column selection per phase
+        (position within its line), as every window of a phase has its breaks at the same columns."""
+        from numpy.lib.stride_tricks import sliding_window_view
+
+        data = self.data
+        phase = start % line_bases
+        first = offset + (start // line_bases) * line_bytes + phase
+        breaks = line_bytes - line_bases
+        span = min(length + ((length - 1) // line_bases + 1) * breaks, len(data))
+        fits = first + span <= len(data)
+        rows, phase, first = rows[fits], phase[fits], first[fits]
+        order = np.argsort(phase, kind="stable")
+        rows, phase, first = rows[order], phase[order], first[order]
+        spans = sliding_window_view(data, span)[first]  # (n, span) copy; np.take on the view is far slower
+        gathered = np.empty((len(rows), length), np.uint8)
+        crosses = (phase + length - 1) // line_bases > 0
+        plain = np.flatnonzero(~crosses)  # a window within one line (all of them in an unwrapped FASTA)
+        gathered[plain] = spans[plain, :length]
+        crossing = np.flatnonzero(crosses)
+        if len(crossing):
+            column = np.arange(length, dtype=np.int64)
+            phases, bounds = np.unique(phase[crossing], return_index=True)
+            bounds = np.append(bounds, len(crossing))
+            for p, lo, hi in zip(phases.tolist(), bounds[:-1], bounds[1:]):
+                sel = crossing[lo:hi]  # contiguous: rows are sorted by phase
+                np.take(spans[sel[0]:sel[-1] + 1], column + ((p + column) // line_bases) * breaks, axis=1,
+                        out=gathered[sel[0]:sel[-1] + 1])
+        out[rows] = gathered
+        return rows
+
+    def _gather_padded(self, contig: np.ndarray, start: np.ndarray, length: int) -> np.ndarray:
+        """Windows by per-base index arithmetic, ``N`` outside the contig: the general, slower path."""
+        n = len(start)
+        out = np.empty((n, length), np.uint8)
         step = max(1, _CHUNK_POSITIONS // max(length, 1))
         rel = np.arange(length, dtype=np.int64)
         data = self.data
         for lo in range(0, n, step):
             hi = min(n, lo + step)
-            contig = table[which[lo:hi]]
-            pos = np.asarray(start[lo:hi], np.int64)[:, None] + rel  # (n, length)
-            inside = (pos >= 0) & (pos < contig[:, 0:1])
-            pos = np.clip(pos, 0, np.maximum(contig[:, 0:1] - 1, 0))
-            lb = contig[:, 2:3]
-            byte = contig[:, 1:2] + (pos // lb) * contig[:, 3:4] + pos % lb
+            part = contig[lo:hi]
+            pos = start[lo:hi, None] + rel  # (n, length)
+            inside = (pos >= 0) & (pos < part[:, 0:1])
+            pos = np.clip(pos, 0, np.maximum(part[:, 0:1] - 1, 0))
+            lb = part[:, 2:3]
+            byte = part[:, 1:2] + (pos // lb) * part[:, 3:4] + pos % lb
             chunk = data[byte]
             chunk[~inside] = ord("N")
             out[lo:hi] = chunk

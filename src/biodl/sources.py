@@ -33,6 +33,7 @@ import numpy as np
 
 from biodl import bbbc005
 from biodl.bbbc005 import parse_bbbc005_name
+from biodl.encodings import SequenceBlock
 from biodl.errors import UserError
 from biodl.featurizers.base import Reject
 
@@ -314,9 +315,10 @@ def read_bytes(path: Path) -> bytes:
         raise UserError(f"{path}: cannot decompress ({exc})") from None
 
 
-def parse_fasta(path: Path) -> tuple[list[str], list[str]]:
+def parse_fasta(path: Path, *, block: bool = False) -> tuple[list[str], list[str] | SequenceBlock]:
     """(headers, sequences) of a FASTA file (plain or .gz / .bz2 / .xz); multi-line records are
-    joined, case is kept."""
+    joined, case is kept. ``block=True``: sequences of one length, one line each (peaks, windows),
+    come back as one :class:`SequenceBlock` of their letters instead of strings."""
     data = read_bytes(path)
     first = re.search(rb"\S", data)
     if first and data[first.start():first.start() + 1] != b">":
@@ -328,7 +330,13 @@ def parse_fasta(path: Path) -> tuple[list[str], list[str]]:
     if len(headers) == len(seqs) and all(h[:1] == b">" for h in headers) \
             and not any(s[:1] == b">" for s in seqs):
         # one line per sequence, the usual layout for peaks: bytes-level split, no per-record parsing
-        return [h[1:].decode("latin-1").strip() for h in headers], [s.decode("latin-1").strip() for s in seqs]
+        names = [h[1:].decode("latin-1").strip() for h in headers]
+        width = len(seqs[0]) if seqs else 0
+        if block and width and all(len(s) == width for s in seqs):
+            joined = b"".join(seqs)
+            if len(joined.translate(None, _WHITESPACE)) == len(joined):  # else strip() decides each length
+                return names, SequenceBlock(np.frombuffer(joined, np.uint8).reshape(len(seqs), width))
+        return names, [s.decode("latin-1").strip() for s in seqs]
     headers, seqs = [], []
     for k, record in enumerate(data.decode("latin-1").split("\n>")):
         if k == 0 and not record.strip():
@@ -338,6 +346,9 @@ def parse_fasta(path: Path) -> tuple[list[str], list[str]]:
         headers.append(header.strip())
         seqs.append("".join(body.split()))
     return headers, seqs
+
+
+_WHITESPACE = b" \t\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0"  # the bytes str.strip() removes (as latin-1)
 
 
 def parse_regions(headers: list[str]) -> dict[str, Any]:
@@ -382,7 +393,7 @@ def read_fasta(spec: Mapping) -> RawTable:
         path = _require_file(entry.get("path"))
         paths.append(path)
         label = _file_label(entry, path) if labelled else None
-        headers, seqs = parse_fasta(path)
+        headers, seqs = parse_fasta(path, block=True)
         if not headers:  # an empty file would add no rows and no reject: nothing would say it
             raise UserError(f"{path}: no FASTA records")
         if header_targets:
@@ -390,18 +401,26 @@ def read_fasta(spec: Mapping) -> RawTable:
         elif labelled:
             labels.append(np.full((len(seqs), 1), label, np.float32))
         ids += headers
-        inputs += seqs
+        inputs.append(seqs)
         regions.append(parse_regions(headers))
         names += [path.name] * len(seqs)
     import pyarrow as pa
 
     meta = {col: pa.concat_arrays([r[col] for r in regions]) for col in ("chrom", "start", "end")}
     meta["file"] = names
+    inputs = _join_sequences(inputs)
     tasks = header_targets or ([target] if labelled else [])
     y = np.concatenate(labels) if labels else np.zeros((len(inputs), 0), np.float32)
     rejects += [Reject(i, "", "empty FASTA header") for i, h in enumerate(ids) if not h]
     rejects.sort(key=lambda r: r.index)
     return _finish(RawTable(ids, inputs, y, tasks, meta, rejects, paths))
+
+
+def _join_sequences(parts: list) -> SequenceBlock | list[str]:
+    """The files' sequences as one block where every file gave a block of one width, else strings."""
+    if parts and all(isinstance(p, SequenceBlock) for p in parts) and len({p.width for p in parts}) == 1:
+        return parts[0] if len(parts) == 1 else SequenceBlock(np.concatenate([p.letters for p in parts]))
+    return [seq for part in parts for seq in part]
 
 
 def _header_labels(headers: list[str], names: list[str], path: Path, offset: int,
@@ -474,61 +493,192 @@ def read_bed(spec: Mapping) -> RawTable:
     if score_column is not None and (isinstance(score_column, bool) or not isinstance(score_column, int)
                                      or score_column < 4):
         raise UserError(f"source (format bed): score_column must be a BED column number >= 4, got {score_column!r}")
-    ids, labels, chroms, starts, strands, rejects, paths, names = [], [], [], [], [], [], [], []
+    ids, labels, parts, rejects, paths, names = [], [], [], [], [], []
     for entry in files:
         path = _require_file(entry.get("path"))
         paths.append(path)
-        file_label = _file_label(entry, path) if labelled else None
-        n_before = len(ids)
-        for line_no, fields in _bed_lines(path):
-            i = len(ids)
-            ids.append(f"{fields[0]}:{fields[1]}-{fields[2]}" if len(fields) > 2 else fields[0])
-            names.append(path.name)
-            chroms.append(None)
-            starts.append(0)
-            strands.append("+")
-            labels.append(file_label if labelled else np.nan)
-            problem = _bed_problem(fields, genome, score_column)
-            if problem:
-                rejects.append(Reject(i, "\t".join(fields), f"{path.name} line {line_no}: {problem}"))
-                continue
-            chrom, lo, hi = fields[0], int(fields[1]), int(fields[2])
-            chroms[i], starts[i] = chrom, (lo + hi) // 2 - length // 2
-            strands[i] = fields[5] if len(fields) > 5 else "+"
-            if score_column:
-                labels[i] = float(fields[score_column - 1])
-        if len(ids) == n_before:
+        part = _parse_bed(path, genome, score_column)
+        if not part.ids:
             raise UserError(f"{path}: no BED intervals")
-    ok = np.array([c is not None for c in chroms])
-    start = np.asarray(starts, np.int64)
-    inputs = [""] * len(ids)
+        rejects += [Reject(len(ids) + k, text, f"{path.name} line {line_no}: {problem}")
+                    for k, line_no, text, problem in part.problems]
+        ids += part.ids
+        names += [path.name] * len(part.ids)
+        labels.append(np.full(len(part.ids), _file_label(entry, path) if labelled else np.nan)
+                      if not score_column else part.score)
+        parts.append(part)
+    which = np.concatenate([p.contig for p in parts])
+    ok = which >= 0
+    lo, hi = (np.concatenate([getattr(p, k) for p in parts]) for k in ("lo", "hi"))
+    start = (lo + hi) // 2 - length // 2
+    letters = np.zeros((len(ids), length), np.uint8)
     if ok.any():
         rows = np.flatnonzero(ok)
-        raw = genome.windows(np.asarray(chroms, object)[rows], start[rows], length)
-        minus = np.asarray(strands, object)[rows] == "-"
+        raw = genome.windows(which[rows], start[rows], length)
+        minus = np.concatenate([p.strand for p in parts])[rows] == "-"
         if minus.any():
             raw[minus] = reverse_complement_bytes(raw[minus])
-        for r, seq in zip(rows.tolist(), np.ascontiguousarray(raw).view(f"S{length}").ravel().tolist()):
-            inputs[r] = seq.decode("latin-1")
+        letters[rows] = raw
     import pyarrow as pa
 
-    meta = {"chrom": pa.array(chroms, pa.string()),
+    contig_names = np.asarray(list(genome.contigs), object)
+    meta = {"chrom": pa.array(np.where(ok, contig_names[np.maximum(which, 0)], None), pa.string()),
             "start": pa.array(start, pa.int64(), mask=~ok),
             "end": pa.array(start + length, pa.int64(), mask=~ok),
-            "strand": strands, "file": names}
-    y = np.asarray(labels, np.float32).reshape(len(ids), 1 if (labelled or score_column) else 0)
+            "strand": pa.array(np.concatenate([p.strand for p in parts]), pa.string()),
+            "file": names}
+    y = (np.concatenate(labels).astype(np.float32).reshape(len(ids), 1) if (labelled or score_column)
+         else np.zeros((len(ids), 0), np.float32))
     tasks = [target] if (labelled or score_column) else []
-    return _finish(RawTable(ids, inputs, y, tasks, meta, rejects, paths + [genome.path]))
+    return _finish(RawTable(ids, SequenceBlock(letters, ok), y, tasks, meta, rejects, paths + [genome.path]))
 
 
-def _bed_lines(path: Path):
-    """(line number, tab-separated fields) of the data lines of a BED file (plain or compressed);
-    blank, ``#``, ``track`` and ``browser`` lines are skipped."""
-    text = read_bytes(path).decode("latin-1")
-    for line_no, line in enumerate(text.splitlines(), 1):
-        if not line.strip() or line.startswith(("#", "track", "browser")):
+@dataclass
+class _BedIntervals:
+    """The intervals of one BED file, one entry per data line: ``contig`` is the position in the
+    genome's index (-1 for a line that is a reject), ``problems`` (row, line number, line, reason)."""
+
+    ids: list[str]
+    contig: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    strand: np.ndarray
+    score: np.ndarray
+    problems: list[tuple[int, int, str, str]]
+
+
+#: bytes that str.splitlines reads as line breaks besides \n (and \r, checked apart)
+_OTHER_BREAKS = tuple(bytes([c]) for c in (0x0B, 0x0C, 0x1C, 0x1D, 0x1E, 0x85))
+
+
+def _parse_bed(path: Path, genome, score_column: int | None) -> _BedIntervals:
+    """A BED file's intervals: parsed as whole columns (pyarrow's CSV reader, then column checks)
+    when the file is plain (ASCII, one field count, headers only at the top); line by line otherwise.
+    Both give the same intervals and the same reasons: a line the column checks doubt is read by
+    the line-by-line rules (:func:`_bed_problem`), which alone decide a reject."""
+    data = read_bytes(path)
+    fast = _parse_bed_columns(data, genome, score_column)
+    if fast is not None:
+        return fast
+    text = data.decode("latin-1")
+    rows = [(line_no, line.rstrip("\r").split("\t")) for line_no, line in enumerate(text.splitlines(), 1)
+            if line.strip() and not line.startswith(("#", "track", "browser"))]
+    return _parse_bed_rows(rows, genome, score_column)
+
+
+def _parse_bed_rows(rows: list[tuple[int, list[str]]], genome, score_column: int | None) -> _BedIntervals:
+    n = len(rows)
+    out = _BedIntervals([], np.full(n, -1, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64),
+                        np.full(n, "+", object), np.full(n, np.nan), [])
+    code = {name: i for i, name in enumerate(genome.contigs)}
+    for k, (line_no, fields) in enumerate(rows):
+        out.ids.append(f"{fields[0]}:{fields[1]}-{fields[2]}" if len(fields) > 2 else fields[0])
+        problem = _bed_problem(fields, genome, score_column)
+        if problem:
+            out.problems.append((k, line_no, "\t".join(fields), problem))
             continue
-        yield line_no, line.rstrip("\r").split("\t")
+        out.contig[k], out.lo[k], out.hi[k] = code[fields[0]], int(fields[1]), int(fields[2])
+        out.strand[k] = fields[5] if len(fields) > 5 else "+"
+        if score_column:
+            out.score[k] = float(fields[score_column - 1])
+    return out
+
+
+def _parse_bed_columns(data: bytes, genome, score_column: int | None) -> _BedIntervals | None:
+    """The column-wise parse, or None where the file is not plain enough for it."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pcsv
+
+    if (not data.isascii() or data.count(b"\r") != data.count(b"\r\n")
+            or any(c in data for c in _OTHER_BREAKS)):
+        return None
+    arr = np.frombuffer(data, np.uint8)
+    breaks = np.flatnonzero(arr == ord("\n"))
+    line_start = np.concatenate([[0], breaks + 1])
+    line_end = np.concatenate([breaks, [len(arr)]])
+    if line_start[-1] == len(arr):  # the file ends with a line break: no line after it
+        line_start, line_end = line_start[:-1], line_end[:-1]
+
+    def line(i: int) -> str:
+        return data[line_start[i]:line_end[i]].decode("ascii").rstrip("\r")
+
+    def skipped(i: int) -> bool:
+        text = line(i)
+        return not text.strip() or text.startswith(("#", "track", "browser"))
+
+    head = 0
+    while head < len(line_start) and skipped(head):
+        head += 1
+    if head == len(line_start):
+        return _parse_bed_rows([], genome, score_column)
+    first_byte = arr[np.minimum(line_start[head:], len(arr) - 1)]
+    doubtful = np.flatnonzero(np.isin(first_byte, np.frombuffer(b"#tb \t\r\n", np.uint8))
+                              | (line_start[head:] == line_end[head:]))
+    if any(skipped(head + int(i)) for i in doubtful):
+        return None  # a header, comment or blank line among the data lines
+    n_fields = line(head).count("\t") + 1
+    if n_fields < 3 or (score_column and score_column > n_fields):
+        return None
+    columns = sorted({0, 1, 2, *([5] if n_fields > 5 else []), *([score_column - 1] if score_column else [])})
+    try:
+        table = pcsv.read_csv(
+            pa.py_buffer(data),
+            read_options=pcsv.ReadOptions(skip_rows=head, column_names=[f"c{j}" for j in range(n_fields)],
+                                          use_threads=False),
+            parse_options=pcsv.ParseOptions(delimiter="\t", quote_char=False, double_quote=False,
+                                            escape_char=False, ignore_empty_lines=False),
+            convert_options=pcsv.ConvertOptions(column_types={f"c{j}": pa.string() for j in range(n_fields)},
+                                                include_columns=[f"c{j}" for j in columns],
+                                                strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except pa.ArrowInvalid:
+        return None  # a line with another field count: the line-by-line rules name it
+    n = table.num_rows
+    if n != len(line_start) - head:
+        return None
+    chrom, lo_text, hi_text = (table[f"c{j}"] for j in range(3))
+    contig = pc.fill_null(pc.index_in(chrom, value_set=pa.array(list(genome.contigs), pa.string())), -1)
+    contig = contig.to_numpy().astype(np.int64)
+    doubt = contig < 0
+    bounds = []
+    for text in (lo_text, hi_text):
+        digits = pc.and_(pc.utf8_is_digit(text), pc.less_equal(pc.utf8_length(text), 18)).to_numpy(
+            zero_copy_only=False)
+        doubt |= ~digits
+        bounds.append(pc.cast(pc.if_else(digits, text, "0"), pa.int64()).to_numpy().copy())
+    lo, hi = bounds
+    lengths = np.array([c.length for c in genome.contigs.values()], np.int64)
+    doubt |= (hi <= lo) | (hi > lengths[np.maximum(contig, 0)])
+    strand = np.full(n, "+", object)
+    if n_fields > 5:
+        strand = table["c5"].to_numpy(zero_copy_only=False).astype(object)
+        doubt |= ~np.isin(strand, ["+", "-", "."])
+    score = np.full(n, np.nan)
+    if score_column:
+        text = table[f"c{score_column - 1}"]
+        try:
+            score = pc.cast(text, pa.float64()).to_numpy().copy()
+        except pa.ArrowInvalid:  # some value is not a number: Python's float decides for every row
+            score = np.array([_float_or_nan(v) for v in text.to_pylist()])
+        doubt |= ~np.isfinite(score)
+    ids = [f"{c}:{a}-{b}" for c, a, b in zip(chrom.to_pylist(), lo_text.to_pylist(), hi_text.to_pylist())]
+    out = _BedIntervals(ids, np.where(doubt, -1, contig), lo, hi, strand, score, [])
+    if doubt.any():
+        rows = np.flatnonzero(doubt)
+        exact = _parse_bed_rows([(head + int(k) + 1, line(head + int(k)).split("\t")) for k in rows],
+                                genome, score_column)
+        for j, k in enumerate(rows.tolist()):
+            out.contig[k], out.lo[k], out.hi[k] = exact.contig[j], exact.lo[j], exact.hi[j]
+            out.strand[k], out.score[k] = exact.strand[j], exact.score[j]
+        out.problems = [(int(rows[j]), line_no, text, problem) for j, line_no, text, problem in exact.problems]
+    return out
+
+
+def _float_or_nan(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        return float("nan")
 
 
 def _bed_problem(fields: list[str], genome, score_column: int | None) -> str | None:

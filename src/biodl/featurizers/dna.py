@@ -20,6 +20,7 @@ from biodl.encodings import (  # noqa: F401  (re-exported: the featurizers packa
     COMPLEMENT,
     INVALID,
     N_CODE,
+    SequenceBlock,
     codes_to_onehot,
     reverse_complement_codes,
 )
@@ -86,6 +87,7 @@ class OneHot(Featurizer):
     modality = "sequence"
     param_constraints = {"length": Interval(1, 1_000_000), "resize": Choices("reject", "crop_pad")}
     chunk_size = 200_000  # vectorised: one chunk is fastest; n_jobs is not needed
+    reads_blocks = True
 
     def __init__(self, length: int | None = None, resize: str = "reject", n_jobs: int | None = 1):
         super().__init__(n_jobs)
@@ -94,6 +96,8 @@ class OneHot(Featurizer):
         self.length, self.resize = length, resize
 
     def fit(self, inputs: Sequence[Any]) -> "OneHot":
+        if self.length is None and isinstance(inputs, SequenceBlock):
+            self.length = inputs.width
         if self.length is None:
             lengths = Counter(len(s) for s in inputs if isinstance(s, str) and s)
             # ties go to the longer length so that crop_pad crops rather than pads
@@ -101,6 +105,10 @@ class OneHot(Featurizer):
         return self
 
     def _featurize_chunk(self, inputs: list, *, offset: int, meta: bool) -> FeaturizeResult:
+        if isinstance(inputs, SequenceBlock):
+            if inputs.width == self.length:
+                return self._featurize_block(inputs, offset=offset, meta=meta)
+            inputs = list(inputs)
         idx, seqs, rejects = _screen(inputs, offset)
         codes, lengths, invalid, lowercase = encode(seqs)
         L = self.length
@@ -141,6 +149,29 @@ class OneHot(Featurizer):
         rejects.sort(key=lambda r: r.index)
         kept = np.asarray([offset + idx[j] for j in rows], np.int64)
         return FeaturizeResult(X=X.astype(np.uint8, copy=False), kept=kept, rejects=rejects, meta=cols)
+
+    def _featurize_block(self, block: SequenceBlock, *, offset: int, meta: bool) -> FeaturizeResult:
+        """Windows of this featurizer's length, as letters: coded by one table lookup, no strings
+        (the same codes, rejects and meta as the path for strings)."""
+        L = self.length
+        codes = _LUT.take(block.letters)
+        lengths = np.full(len(block), L)
+        invalid = per_sequence_sum((codes == INVALID).ravel(), lengths)
+        rejects = [Reject(offset + j, "", "empty sequence") for j in np.flatnonzero(~block.present)]
+        for j in np.flatnonzero(block.present & (invalid > 0)):
+            rejects.append(Reject(offset + j, block[j], f"non-DNA letters: {_invalid_letters(block[j])}"))
+        rows = np.flatnonzero(block.present & (invalid == 0))
+        X = codes if len(rows) == len(block) else codes[rows]
+        cols = {}
+        if meta:
+            cols = {
+                "length": lengths[rows],
+                "lowercase_fraction": (per_sequence_sum((block.letters[rows] >= 97).ravel(), lengths[rows])
+                                       / max(L, 1)).round(4),
+                "n_fraction": (per_sequence_sum((X == N_CODE).ravel(), lengths[rows]) / max(L, 1)).round(4),
+            }
+        rejects.sort(key=lambda r: r.index)
+        return FeaturizeResult(X=X, kept=offset + rows.astype(np.int64), rejects=rejects, meta=cols)
 
     def _empty_X(self) -> np.ndarray:
         return np.zeros((0, self.length or 0), np.uint8)
