@@ -88,7 +88,8 @@ def test_replaces_its_own_output_but_not_a_foreign_directory(tmp_path):
     out = tmp_path / "d"
     simulate_cells(out, counts=(2, 3), sites=1, blurs=(1,), size=32)
     paths = simulate_cells(out, counts=(2,), sites=1, blurs=(1,), size=32)  # replaced, not merged
-    assert sorted(p.name for p in out.iterdir()) == sorted([paths[0].name, "manifest.json"])
+    assert sorted(p.name for p in out.iterdir()) == sorted([paths[0].name, "manifest.json", "ground_truth"])
+    assert [p.name for p in (out / "ground_truth").iterdir()] == [paths[0].name]
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")

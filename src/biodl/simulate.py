@@ -54,6 +54,8 @@ DEFAULT_SITES: int = 3
 DEFAULT_BLURS: tuple[int, ...] = (1, 10, 23, 48)
 CLUSTER_PROBABILITY = 0.25  # as in BBBC005's SIMCEP settings
 MANIFEST = "manifest.json"
+#: the folder of instance masks inside a simulated set (BBBC005 ships its truth in a folder apart)
+GROUND_TRUTH = "ground_truth"
 GENERATOR = "biodl.simulate.simulate_cells"
 
 
@@ -161,6 +163,26 @@ def simulate_scene(count: int, site: int, *, seed: int = 0, size: int = 128) -> 
     )
 
 
+def instance_mask(scene: Scene) -> np.ndarray:
+    """uint16 (size, size) instance labels of ``scene``: 0 is background, cell ``k`` (drawing
+    order, ``scene.ellipses[k - 1]``) is label ``k``. A pixel belongs to a cell whose ellipse covers
+    it (the soft edge's midpoint, where the signal is half its height); where ellipses overlap, to
+    the one whose centre is nearest in its own axes' units, so touching cells keep a border between
+    them and every cell keeps its centre."""
+    size = scene.size
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
+    best = np.full((size, size), np.inf)
+    mask = np.zeros((size, size), np.uint16)
+    for k, (cy, cx, a, b, theta, _brightness) in enumerate(scene.ellipses, start=1):
+        dy, dx = yy - cy, xx - cx
+        c, s = np.cos(theta), np.sin(theta)
+        rho = np.hypot((dx * c + dy * s) / a, (-dx * s + dy * c) / b)
+        mine = (rho < 1.0) & (rho < best)
+        mask[mine] = k
+        best[mine] = rho[mine]
+    return mask
+
+
 def render(scene: Scene, blur: int, *, stain: int = 1) -> np.ndarray:
     """The 8-bit image of ``scene`` at focus level F``blur``: blur, then shot and read noise."""
     from scipy.ndimage import gaussian_filter
@@ -198,8 +220,14 @@ def simulate_cells(
     size: int = 128,
     seed: int = 0,
     stain: int = 1,
+    masks: bool = True,
 ) -> list[Path]:
     """Write ``len(counts) × sites × len(blurs)`` 8-bit TIFFs and ``manifest.json`` to ``out_dir``.
+
+    ``masks=True`` also writes each scene's instance labels (:func:`instance_mask`, 16-bit TIFF) to
+    ``out_dir/ground_truth/`` under the scene's in-focus (F1) image name, as BBBC005 names its
+    ground-truth files: a mask serves every blur level of its scene, and a user's real BBBC005
+    ground-truth folder is read the same way.
 
     ``sites`` is a number of sites (1..sites) or an explicit list of site numbers. The defaults give
     30 counts × 3 sites × 4 blur levels = 360 images of 128 × 128 pixels (about 6 MB).
@@ -226,11 +254,17 @@ def simulate_cells(
     out_dir = Path(out_dir)
     _check_replaceable(out_dir)
     hashes: dict[str, str] = {}  # in generation order: count, site, blur
+    mask_hashes: dict[str, str] = {}
     # complete or absent; temporaries of a killed earlier run are removed here too
     with atomic_dir(out_dir) as tmp:
         for count in counts:
             for site in site_list:
                 scene = simulate_scene(count, site, seed=seed, size=size)
+                if masks:
+                    name = f"{GROUND_TRUTH}/{bbbc005_name(count, 1, site, stain)}"
+                    (tmp / GROUND_TRUTH).mkdir(exist_ok=True)
+                    tifffile.imwrite(tmp / name, instance_mask(scene), metadata=None)
+                    mask_hashes[name] = _sha256((tmp / name).read_bytes())
                 for blur in blur_list:
                     name = bbbc005_name(count, blur, site, stain)
                     tifffile.imwrite(tmp / name, render(scene, blur, stain=stain), metadata=None)
@@ -254,6 +288,7 @@ def simulate_cells(
             "n_scenes": len(counts) * len(site_list),
             "files_sha256": _sha256(listing.encode()),
             "files": {n: hashes[n] for n in names},
+            **({"masks": dict(sorted(mask_hashes.items()))} if masks else {}),
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return [out_dir / n for n in hashes]
@@ -285,6 +320,7 @@ __all__ = [
     "bbbc005_name",
     "blur_sigma",
     "parse_bbbc005_name",
+    "instance_mask",
     "render",
     "scene_key",
     "simulate_cells",
