@@ -151,3 +151,37 @@ def test_watershed_finds_in_focus_cells_and_loses_them_under_heavy_blur():
     assert f1_sharp > 0.75 and f1_blurred < f1_sharp - 0.3
     # against another scene's truth the same predictions score near zero: the metric reads position
     assert segmentation_scores(truths[1:] + truths[:1], sharp)["objects"][0.5]["f1"] < 0.2
+
+
+def test_images_with_masks_featurize_to_a_dataset_and_bad_masks_are_rejects_with_reasons(tmp_path):
+    import tifffile
+
+    from biodl.dataset import featurize_source, load_dataset
+    from biodl.sources import read_source
+    from tests.test_splits import error
+
+    cells = tmp_path / "cells"
+    simulate_cells(cells, counts=[2, 5, 9], sites=2, blurs=[1, 48], size=64)
+    truth = cells / GROUND_TRUTH
+    # damage three scenes' masks: wrong shape, non-integer labels, unreadable; remove a fourth
+    tifffile.imwrite(truth / "SIMCEPImages_A02_C2_F1_s01_w1.TIF", np.zeros((32, 64), np.uint16))
+    tifffile.imwrite(truth / "SIMCEPImages_A02_C2_F1_s02_w1.TIF", np.full((64, 64), 0.5, np.float32))
+    (truth / "SIMCEPImages_A05_C5_F1_s01_w1.TIF").write_bytes(b"not a tiff")
+    (truth / "SIMCEPImages_A05_C5_F1_s02_w1.TIF").unlink()
+    source = {"format": "images", "path": str(cells), "labels": "bbbc005", "masks": str(truth)}
+    ds = featurize_source(source, {"type": "image", "size": [64, 64]}, tmp_path / "f", progress=False)
+    reasons = dict(zip(ds.rejects["id"], ds.rejects["reason"]))
+    assert len(ds.X) == 4 and len(reasons) == 8  # both blur levels of each damaged scene
+    assert "is 32 x 64 but the featurized image is 64 x 64" in reasons["SIMCEPImages_A02_C2_F48_s01_w1.TIF"]
+    assert reasons["SIMCEPImages_A02_C2_F1_s02_w1.TIF"].startswith(
+        "mask SIMCEPImages_A02_C2_F1_s02_w1.TIF has non-integer labels")
+    assert "not a readable TIFF" in reasons["SIMCEPImages_A05_C5_F1_s01_w1.TIF"]
+    assert reasons["SIMCEPImages_A05_C5_F48_s02_w1.TIF"].startswith("no mask for it in ")
+    again = load_dataset(tmp_path / "f")
+    assert again.masks.shape == (4, 64, 64) and again.manifest["masks"]["objects"] == 2 * 9 * 2
+    for i, name in enumerate(again.ids):  # every blur level of a scene reads its scene's mask
+        assert n_objects(again.masks[i]) == parse_bbbc005_name(name)["count"]
+    assert "mask folder not found" in error(read_source, {**source, "masks": str(tmp_path / "nowhere")})
+    resized = featurize_source(source, {"type": "image", "size": [32, 32]}, tmp_path / "r", progress=False)
+    # every image now: the four whose masks were good, and the two of the scene whose mask was small
+    assert len(resized.X) == 0 and resized.rejects["reason"].str.contains("need no resizing").sum() == 6

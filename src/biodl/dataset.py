@@ -90,6 +90,17 @@ class FeaturizedDataset:
                             f"{', '.join(REJECT_COLUMNS)}; featurize again")
         return frame
 
+    @cached_property
+    def masks(self) -> np.ndarray | None:
+        """Instance masks (N, H, W) of an image dataset featurized with a ``masks`` folder
+        (memory-mapped), else None."""
+        if "masks" not in self.manifest:
+            return None
+        masks = _load_npy(self.path / "masks.npy", mmap_mode="r")
+        if len(masks) != len(self.X):
+            raise UserError(f"{self.path / 'masks.npy'}: {len(masks)} masks for {len(self.X)} images; featurize again")
+        return masks
+
     @property
     def ids(self) -> list[str]:
         return self.meta["id"].tolist()
@@ -268,6 +279,15 @@ def featurize_source(source: Mapping, featurizer_spec: Mapping | str, out: str |
         if bar is not None:
             bar.close()
     rows = candidates[result.kept]
+    X = result.X
+    masks, mask_rejects = None, []
+    if "mask" in table.meta:  # segmentation: each kept image's instance mask, checked against it
+        keep, masks, mask_rejects = _read_masks([table.meta["mask"][r] for r in rows.tolist()], X)
+        mask_rejects = [(int(rows[k]), table.ids[rows[k]], table.inputs[rows[k]], "mask", reason)
+                        for k, reason in mask_rejects]
+        if len(keep) < len(rows):
+            rows, X = rows[keep], X[keep]
+            result.meta = {k: _take(v, keep) for k, v in result.meta.items()}
 
     # kept inputs are strings (SMILES, sequences, image paths): a missing one is always a reject
     inputs = _take(table.inputs, rows)
@@ -278,13 +298,14 @@ def featurize_source(source: Mapping, featurizer_spec: Mapping | str, out: str |
     rejects = [(r.index, table.ids[r.index], r.input, "read", r.reason) for r in table.rejects]
     rejects += [(int(candidates[r.index]), table.ids[candidates[r.index]], r.input, "featurize", r.reason)
                 for r in result.rejects]
+    rejects += mask_rejects
     rejects.sort()
 
     covered = np.concatenate([rows, np.array([r[0] for r in rejects], np.int64)])
     if len(covered) != len(table) or len(np.unique(covered)) != len(table):
         raise AssertionError(f"{out}: {len(table)} records in, {len(rows)} kept + {len(rejects)} rejected")
 
-    X, y = result.X, table.y[rows].astype(np.float32)
+    y = table.y[rows].astype(np.float32)
     manifest = {
         "dataset": name or out.parent.name,
         "featurizer": featurizer.spec(),
@@ -297,6 +318,9 @@ def featurize_source(source: Mapping, featurizer_spec: Mapping | str, out: str |
         "counts": {"in": len(table), "kept": len(rows), "rejected": len(rejects),
                    "rejected_by_reason": dict(Counter(_reason_class(r[-1]) for r in rejects))},
         "X": {"shape": list(X.shape), "dtype": str(X.dtype), **({"kind": X.kind} if hasattr(X, "kind") else {})},
+        **({"masks": {"shape": list(masks.shape), "dtype": str(masks.dtype),
+                      "objects": int(sum(len(np.unique(m)) - (m.min() == 0) for m in masks))}}
+           if masks is not None else {}),
         "y": {"shape": list(y.shape), "dtype": str(y.dtype), "tasks": list(table.tasks),
               "missing": {t: int(np.isnan(y[:, j]).sum()) for j, t in enumerate(table.tasks)}},
     }
@@ -315,6 +339,8 @@ def featurize_source(source: Mapping, featurizer_spec: Mapping | str, out: str |
         else:
             np.save(tmp / "X.npy", X)
         np.save(tmp / "y.npy", y)
+        if masks is not None:
+            np.save(tmp / "masks.npy", masks)
         # ids and raw inputs are (nearly) all distinct: a dictionary page for them is wasted work
         pq.write_table(pa.table(meta), tmp / "meta.parquet",
                        use_dictionary=[c for c in meta if c not in ("id", "input", "canonical_smiles")])
@@ -324,6 +350,55 @@ def featurize_source(source: Mapping, featurizer_spec: Mapping | str, out: str |
             writer.writerows(rejects)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n")
     return FeaturizedDataset(path=out, X=X, y=y, manifest=manifest)
+
+
+def _read_masks(paths: list[str], X: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str]]]:
+    """Instance masks for the kept images X (N, C, H, W): (rows whose mask is good, uint16 / int32
+    masks (n, H, W) of those rows, [(row, reason)] for the others). A mask must be a 2-D integer
+    label image of the image's featurized size (no resizing: labels cannot be interpolated)."""
+    from biodl.instances import check_mask
+
+    good, masks, bad = [], [], []
+    for k, path in enumerate(paths):
+        name = f"mask {Path(path).name}"
+        try:
+            mask = _read_label_image(Path(path))
+        except (OSError, ValueError) as exc:
+            bad.append((k, f"{name}: {str(exc).splitlines()[0]}"))
+            continue
+        try:
+            mask = check_mask(mask, name=name)
+        except ValueError as exc:
+            bad.append((k, str(exc)))
+            continue
+        if mask.shape != tuple(X.shape[-2:]):
+            bad.append((k, f"mask {Path(path).name} is {mask.shape[0]} x {mask.shape[1]} but the featurized "
+                           f"image is {X.shape[-2]} x {X.shape[-1]} (set the image featurizer's size to the "
+                           "images' own, so masks need no resizing)"))
+            continue
+        good.append(k)
+        masks.append(mask)
+    dtype = np.uint16 if not masks or max(int(m.max()) for m in masks) < 2**16 else np.int32
+    stacked = np.stack(masks).astype(dtype) if masks else np.zeros((0, *X.shape[-2:]), dtype)
+    return np.asarray(good, np.int64), stacked, bad
+
+
+def _read_label_image(path: Path) -> np.ndarray:
+    """A label image as stored: TIFF by tifffile, PNG and others by Pillow (no conversion)."""
+    if path.suffix.lower() in (".tif", ".tiff"):
+        import tifffile
+
+        try:
+            return tifffile.imread(path)
+        except Exception as exc:  # tifffile raises several types for a damaged file
+            raise ValueError(f"not a readable TIFF ({exc})") from None
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            return np.asarray(img)
+    except UnidentifiedImageError as exc:
+        raise ValueError(f"not a readable image ({exc})") from None
 
 
 def _take(values, rows: np.ndarray):

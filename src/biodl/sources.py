@@ -751,7 +751,32 @@ def read_images(spec: Mapping) -> RawTable:
             ids.append(name)
             inputs.append(str(folder / name) if name else None)
         inputs_files.append(Path(labels))  # its sha256 belongs in the manifest as much as the images'
-    return _finish(RawTable(ids, inputs, y, targets, {}, rejects, inputs_files, skipped))
+    meta = {}
+    if spec.get("masks"):
+        meta["mask"] = _mask_paths(Path(spec["masks"]), ids, rejects)
+        inputs_files += sorted({Path(p) for p in meta["mask"] if p})
+    return _finish(RawTable(ids, inputs, y, targets, meta, rejects, inputs_files, skipped))
+
+
+def _mask_paths(folder: Path, names: list[str], rejects: list[Reject]) -> list[str | None]:
+    """Each image's instance mask in ``folder``: a file of the image's name, or for a BBBC005 name
+    its scene's in-focus (F1) name, as BBBC005's ground-truth folder holds one mask per scene. An
+    image without one is a reject saying where it was looked for."""
+    if not folder.is_dir():
+        raise UserError(f"mask folder not found: {folder}")
+    present = {p.name for p in folder.iterdir() if p.is_file()}
+    rejected = {r.index for r in rejects}
+    out: list[str | None] = []
+    for i, name in enumerate(names):
+        candidates = [name]
+        parsed = parse_bbbc005_name(name)
+        if parsed is not None:
+            candidates.append(bbbc005.bbbc005_name(parsed["count"], 1, parsed["site"], parsed["stain"]))
+        found = next((c for c in candidates if c in present), None)
+        out.append(str(folder / found) if found else None)
+        if found is None and i not in rejected:
+            rejects.append(Reject(i, name, f"no mask for it in {folder} (looked for {' or '.join(dict.fromkeys(candidates))})"))
+    return out
 
 
 def _labels_from_csv(spec: Mapping, files: list[Path], targets: list[str], rejects: list[Reject]):

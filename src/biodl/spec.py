@@ -348,6 +348,8 @@ class ImagesSource(Spec):
     labels: PathStr | None = Field(None, description="'bbbc005' or a labels CSV path")
     targets: list[str] = Field(default_factory=list)
     id: str | None = Field(None, description="labels CSV column with the file names (default: file)")
+    masks: PathStr | None = Field(None, description="folder of instance masks (0 = background, 1..n = cells): "
+                                                    "the image's name, or its BBBC005 scene's F1 name")
 
 
 SOURCE_BLOCKS = {"csv": CsvSource, "sdf": SdfSource, "fasta": FastaSource, "bed": BedSource,
