@@ -4,6 +4,7 @@
         copies the summary metrics of a finished default run (results/metrics/<experiment>.json,
         one per experiment, mean ± sd over replicates) into bench/results/default_run/, without the
         bootstrap draws, plus the run's wall time from Snakemake's log
+        [--out bench/results/jund_run]  (another run's snapshot: the JUND benchmark experiments)
     python bench/readme_results.py write      # README.md's marked tables from bench/results/
     python bench/readme_results.py check      # exit 1 when README.md differs from what write gives
 
@@ -23,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOT = ROOT / "bench" / "results" / "default_run"
+JUND_RUN = ROOT / "bench" / "results" / "jund_run"
 README = ROOT / "README.md"
 PARTS = ("train", "valid", "test")
 
@@ -44,16 +46,16 @@ def _strip_draws(value):
     return value
 
 
-def collect(metrics_dir: Path, snakemake_log: Path | None) -> None:
+def collect(metrics_dir: Path, snakemake_log: Path | None, out: Path = SNAPSHOT) -> None:
     summaries = sorted(p for p in metrics_dir.glob("*.json"))
     if not summaries:
         sys.exit(f"readme_results: no summary metrics in {metrics_dir}")
-    SNAPSHOT.mkdir(parents=True, exist_ok=True)
-    for old in SNAPSHOT.glob("*.json"):
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.json"):
         old.unlink()
     for path in summaries:
         data = _strip_draws(json.loads(path.read_text()))
-        (SNAPSHOT / path.name).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+        (out / path.name).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     if snakemake_log:
         # Snakemake names its log by the start time; the file was last written when the run ended
         start = datetime.strptime(snakemake_log.name.split(".snakemake")[0], "%Y-%m-%dT%H%M%S.%f")
@@ -62,13 +64,13 @@ def collect(metrics_dir: Path, snakemake_log: Path | None) -> None:
         done = re.findall(r"(\d+) of (\d+) steps \(100%\) done", text)
         run = {"wall_s": round((end - start).total_seconds()), "jobs": int(done[-1][1]) if done else None,
                "log": snakemake_log.name}
-        (SNAPSHOT / "_run.json").write_text(json.dumps(run, indent=1, sort_keys=True) + "\n")
-    print(f"{len(summaries)} summaries -> {SNAPSHOT.relative_to(ROOT)}")
+        (out / "_run.json").write_text(json.dumps(run, indent=1, sort_keys=True) + "\n")
+    print(f"{len(summaries)} summaries -> {out}")
 
 
-def _load() -> tuple[list[dict], dict]:
-    runs = [json.loads(p.read_text()) for p in sorted(SNAPSHOT.glob("*.json")) if not p.name.startswith("_")]
-    meta_path = SNAPSHOT / "_run.json"
+def _load(folder: Path = SNAPSHOT) -> tuple[list[dict], dict]:
+    runs = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json")) if not p.name.startswith("_")]
+    meta_path = folder / "_run.json"
     return runs, (json.loads(meta_path.read_text()) if meta_path.is_file() else {})
 
 
@@ -183,6 +185,55 @@ def featurize_speed(_runs, _meta) -> str:
     return "\n".join(lines) + f"\n\n{r['machine']}; load {r['load_end']} at the end."
 
 
+def segmentation_targets(_runs, _meta) -> str:
+    """Issue 13's targets, from bench/segmentation.py's result file."""
+    path = ROOT / "bench" / "results" / "segmentation.json"
+    if not path.is_file():
+        return "(no bench/results/segmentation.json: run python bench/segmentation.py --json ...)"
+    r = json.loads(path.read_text())
+    runs = r["runs"]
+
+    def stat(method, key, *sub):
+        values = []
+        for run in runs:
+            v = run[method][key]
+            for k in sub:
+                v = v[k]
+            values.append(v)
+        mean = sum(values) / len(values)
+        sd = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else 0.0
+        return mean, sd
+
+    def cell(method, key, *sub, digits=3):
+        mean, sd = stat(method, key, *sub)
+        return f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+    f1_u, f1_c = stat("unet", "f1_05")[0], stat("classical", "f1_05")[0]
+    mae = {m: stat(m, "count_mae")[0] for m in ("unet", "classical", "count_cnn")}
+    lines = ["| measure (test images) | U-Net | classical watershed | count-regression CNN | goal | verdict |",
+             "|---|---|---|---|---|---|",
+             f"| object F1 at IoU 0.5, all blur levels | {cell('unet', 'f1_05')} | {cell('classical', 'f1_05')} | – | "
+             f"≥ classical + 0.1 | {'met' if f1_u >= f1_c + 0.1 else 'missed'} |"]
+    for blur in ("1", "10", "23", "48"):
+        lines.append(f"| object F1 at IoU 0.5, blur F{blur} | {cell('unet', 'f1_by_blur', blur)} | "
+                     f"{cell('classical', 'f1_by_blur', blur)} | – | | |")
+    for thr in ("0.5", "0.7", "0.9"):
+        lines.append(f"| average precision at IoU {thr} | {cell('unet', 'ap', thr)} | {cell('classical', 'ap', thr)} | – | | |")
+    lines += [f"| pixel IoU / Dice | {cell('unet', 'pixel_iou')} / {cell('unet', 'dice')} | "
+              f"{cell('classical', 'pixel_iou')} / {cell('classical', 'dice')} | – | | |",
+              f"| count MAE (cells per image) | {cell('unet', 'count_mae', digits=2)} | "
+              f"{cell('classical', 'count_mae', digits=2)} | {cell('count_cnn', 'count_mae', digits=2)} | "
+              f"lower than both | {'met' if mae['unet'] < min(mae['classical'], mae['count_cnn']) else 'missed'} |"]
+    t = r["tiled"]
+    lines.append(f"| tiled prediction of a {t['shape'][0]:,} × {t['shape'][1]:,} image, CPU | {t['seconds']:.1f} s, "
+                 f"+{t['peak_mib']} MiB | – | – | < 10 s, < 1.5 GB | "
+                 f"{'met' if t['seconds'] < 10 and t['peak_mib'] < 1536 else 'missed'} |")
+    n = runs[0]["n_images"]
+    return "\n".join(lines) + (f"\n\n{len(runs)} seeds (simulation, split and training); {n['train']} / {n['valid']} / "
+                               f"{n['test']} train / valid / test images per seed; U-Net up to {r['epochs']} epochs; "
+                               f"{r['machine']}; load {r['load_end']} at the end.")
+
+
 def mpnn_speed(_runs, _meta) -> str:
     path = ROOT / "bench" / "results" / "mpnn_speed.json"
     if not path.is_file():
@@ -200,7 +251,10 @@ def mpnn_speed(_runs, _meta) -> str:
 
 TABLES = {"default-results": lambda runs, meta: default_results_table(runs) + run_line(meta),
           "molecule-targets": molecule_targets, "mpnn-speed": mpnn_speed, "genomics-targets": genomics_targets,
-          "genome-windows": genome_windows, "featurize-speed": featurize_speed}
+          "genome-windows": genome_windows, "featurize-speed": featurize_speed,
+          "segmentation-targets": segmentation_targets,
+          # issue 12's JUND experiments, run from config/benchmark.yaml (collect --out bench/results/jund_run)
+          "jund-workflow": lambda _runs, _meta: default_results_table(_load(JUND_RUN)[0]) + run_line(_load(JUND_RUN)[1])}
 
 
 def render(text: str) -> str:
@@ -220,11 +274,12 @@ def main(argv=None) -> int:
     c = sub.add_parser("collect")
     c.add_argument("--metrics", type=Path, default=ROOT / "results" / "metrics")
     c.add_argument("--snakemake-log", type=Path)
+    c.add_argument("--out", type=Path, default=SNAPSHOT, help="snapshot folder (default: the default run's)")
     sub.add_parser("write")
     sub.add_parser("check")
     args = parser.parse_args(argv)
     if args.command == "collect":
-        collect(args.metrics, args.snakemake_log)
+        collect(args.metrics, args.snakemake_log, args.out)
         return 0
     current = README.read_text()
     expected = render(current)

@@ -2,7 +2,7 @@
 on the same simulated BBBC005-style images and scene-grouped splits (a script, not a test).
 
     python bench/segmentation.py [--seeds 2] [--epochs 40] [--cnn-epochs 150]
-        [--json bench/results/segmentation.json]
+        [--json bench/results/segmentation.json] [--figures bench/results]
 
 Per seed: ``simulate_cells`` (30 counts × 3 sites × blur F1, F10, F23, F48, 128 px, instance masks in
 ``ground_truth/``), featurized by the product's ``image`` featurizer; scenes (count, site) split 70 /
@@ -113,10 +113,31 @@ def tiled_speed(net_fit, X):
     segment(net_fit, [X[0]])  # one-time costs apart
     with PeakRSS() as mem:
         t0 = time.perf_counter()
-        labels = segment(net_fit, [mosaic], tile=512)[0]
+        labels = segment(net_fit, [mosaic])[0]
         seconds = time.perf_counter() - t0
     return {"shape": list(mosaic.shape[-2:]), "seconds": round(seconds, 2), "peak_mib": round(mem.peak / 2**20),
             "objects": int(labels.max())}
+
+
+def figures(folder: Path, images, truths, unet_pred, classical_pred, true_counts, cnn_counts) -> None:
+    """The U-Net's best, median and worst test images by object F1 at IoU 0.5 (image, truth and
+    prediction outlines), and the count parity of the three methods, as PNG files."""
+    import base64
+
+    from biodl.instances import match, n_objects
+    from biodl.report.plots import count_parity, segmentation_overlays
+
+    f1 = np.array([match(t, p, (0.5,))[0.5].f1 for t, p in zip(truths, unet_pred)])
+    order = np.argsort(f1, kind="stable")
+    picks = [("best", order[-1]), ("median", order[len(order) // 2]), ("worst", order[0])]
+    rows = [(f"{name}, F1 {f1[i]:.2f}", images[i], truths[i], unet_pred[i]) for name, i in picks]
+    counts = [("U-Net instances", [n_objects(p) for p in unet_pred]),
+              ("classical watershed", [n_objects(p) for p in classical_pred]),
+              ("count-regression CNN", np.rint(cnn_counts))]
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, uri in (("segmentation_overlays.png", segmentation_overlays(rows)),
+                      ("segmentation_counts.png", count_parity(true_counts, counts))):
+        (folder / name).write_bytes(base64.b64decode(uri.split(",", 1)[1]))
 
 
 def main() -> int:
@@ -125,6 +146,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--cnn-epochs", type=int, default=150, help="the cells_cnn_count experiment's 150")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--figures", type=Path, help="folder for the overlay and count-parity PNGs (seed 0)")
     args = parser.parse_args()
     import torch
 
@@ -142,7 +164,8 @@ def main() -> int:
         test_masks = [masks[i] for i in parts["test"]]
         t0 = time.perf_counter()
         fit = fit_unet(X[parts["train"]], [masks[i] for i in parts["train"]], X[parts["valid"]],
-                       [masks[i] for i in parts["valid"]], epochs=args.epochs, seed=seed)
+                       [masks[i] for i in parts["valid"]], epochs=args.epochs, seed=seed,
+                       log=lambda line: print(f"  seed {seed} U-Net {line}", flush=True))
         unet_s = time.perf_counter() - t0
         unet_pred = segment(fit, list(X[parts["test"]]))
         classical_pred, chosen = classical(X, masks, parts)
@@ -162,6 +185,8 @@ def main() -> int:
               f"classical {run['classical']['f1_05']:.3f}; F1 at F48 U-Net {run['unet']['f1_by_blur']['48']:.3f} "
               f"classical {run['classical']['f1_by_blur']['48']:.3f}; count MAE U-Net {run['unet']['count_mae']:.2f} "
               f"classical {run['classical']['count_mae']:.2f} CNN {run['count_cnn']['count_mae']:.2f}", flush=True)
+        if seed == 0 and args.figures:
+            figures(args.figures, X[parts["test"]], test_masks, unet_pred, classical_pred, true_counts, cnn_counts)
         if speed is None:
             speed = tiled_speed(fit, X)
             print(f"tiled prediction of a {speed['shape']} mosaic: {speed['seconds']} s, +{speed['peak_mib']} MiB",

@@ -185,3 +185,18 @@ def test_images_with_masks_featurize_to_a_dataset_and_bad_masks_are_rejects_with
     resized = featurize_source(source, {"type": "image", "size": [32, 32]}, tmp_path / "r", progress=False)
     # every image now: the four whose masks were good, and the two of the scene whose mask was small
     assert len(resized.X) == 0 and resized.rejects["reason"].str.contains("need no resizing").sum() == 6
+
+
+def test_overlay_and_count_figures_render_as_png():
+    import base64
+
+    from biodl.report.plots import count_parity, segmentation_overlays
+
+    scene = simulate_scene(6, 1, size=64)
+    truth = instance_mask(scene)
+    uri = segmentation_overlays([("best", render(scene, 1)[None], truth, truth), ("worst", render(scene, 48), truth,
+                                                                                 np.zeros_like(truth))])
+    png = base64.b64decode(uri.split(",", 1)[1])
+    assert uri.startswith("data:image/png;base64,") and png[:8] == b"\x89PNG\r\n\x1a\n"
+    uri = count_parity(np.array([1, 5, 9]), [("a", np.array([1, 4, 9])), ("b", np.array([2, 5, 7]))])
+    assert base64.b64decode(uri.split(",", 1)[1])[:4] == b"\x89PNG"

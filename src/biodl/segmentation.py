@@ -127,21 +127,30 @@ def _tile_starts(size: int, tile: int, step: int) -> list[int]:
 
 
 @torch.no_grad()
-def predict_tiled(net: UNet, image: np.ndarray, *, tile: int = 256, margin: int | None = None,
-                  batch_size: int = 4) -> np.ndarray:
+def predict_tiled(net: UNet, image: np.ndarray, *, tile: int = 1024, margin: int | None = None,
+                  batch_size: int = 1) -> np.ndarray:
     """float32 (n_classes, H, W) probabilities of a large image (C, H, W) from overlapping tiles of
-    ``tile`` px (a multiple of the pooling multiple). Each output pixel comes from a tile in which it
-    lies at least ``margin`` px (default: the network's reach, rounded up to the multiple) from any
-    cut edge, so the result equals :func:`predict_full` up to float rounding."""
+    at most ``tile`` px a side (memory grows with it). Each output pixel comes from a tile in which
+    it lies at least ``margin`` px (default: the network's reach, rounded up to the pooling multiple)
+    from any cut edge, so the result equals :func:`predict_full` up to float rounding. Tiles are
+    sized to split each side evenly: the fewest tiles that fit, no larger than needed, as the
+    overlap is computed twice."""
     net.eval()
     m = net.multiple
     margin = -(-(net.reach if margin is None else margin) // m) * m
-    tile = max(m, -(-tile // m) * m)
+    tile = max(m, tile // m * m)
     if tile <= 2 * margin:
         tile = 2 * margin + m  # a tile must keep something after both margins
     padded, (h, w) = _pad_to(_scale(image), m)
     H, W = padded.shape[-2:]
-    tile_h, tile_w = min(tile, H), min(tile, W)
+
+    def even(size: int) -> int:
+        if size <= tile:
+            return size
+        n = -(-(size - 2 * margin) // (tile - 2 * margin))  # tiles needed along this side
+        return min(tile, -(-(-(-(size - 2 * margin) // n) + 2 * margin) // m) * m)
+
+    tile_h, tile_w = even(H), even(W)
     ys, xs = _tile_starts(H, tile_h, tile_h - 2 * margin), _tile_starts(W, tile_w, tile_w - 2 * margin)
 
     def cuts(starts, size, length):
@@ -226,12 +235,12 @@ def fit_unet(images: np.ndarray, masks: Sequence[np.ndarray], valid_images: np.n
              valid_masks: Sequence[np.ndarray], *, depth: int = 3, width: int = 16, dropout: float = 0.1,
              crop: int = 96, batch_size: int = 16, steps_per_epoch: int = 40, epochs: int = 60,
              patience: int = 10, lr: float = 1e-3, weight_decay: float = 1e-4, seed: int = 0,
-             choose_thresholds: bool = True) -> SegmentationFit:
+             choose_thresholds: bool = True, log=None) -> SegmentationFit:
     """Train a :class:`UNet` on random crops (flips, 90° rotations) of ``images`` (N, C, H, W; uint8
     or float) with instance ``masks`` (N × (H, W)); loss = cross-entropy + soft Dice; early stopping
     on the validation loss of whole validation images (the best epoch's weights are kept). Then the
     two thresholds of :func:`instances_from_maps` are chosen on the validation images by object F1
-    at IoU 0.5 (never on test)."""
+    at IoU 0.5 (never on test). ``log(line)`` gets one line per epoch."""
     from biodl.instances import segmentation_scores
 
     torch.manual_seed(seed)
@@ -266,6 +275,8 @@ def fit_unet(images: np.ndarray, masks: Sequence[np.ndarray], valid_images: np.n
             logits = net(torch.from_numpy(padded))[:, :, :x_valid.shape[2], :x_valid.shape[3]]
             valid_loss = float(ce(logits, t_valid) + _dice_loss(logits, t_valid))
         history.append({"epoch": epoch, "train_loss": total / steps_per_epoch, "valid_loss": valid_loss})
+        if log is not None:
+            log(f"epoch {epoch:3d}  train_loss {total / steps_per_epoch:.4f}  valid_loss {valid_loss:.4f}")
         if valid_loss < best - 1e-4:
             best, bad = valid_loss, 0
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
@@ -285,7 +296,7 @@ def fit_unet(images: np.ndarray, masks: Sequence[np.ndarray], valid_images: np.n
     return fit
 
 
-def segment(fit: SegmentationFit, images: Sequence[np.ndarray], *, tile: int = 256) -> list[np.ndarray]:
+def segment(fit: SegmentationFit, images: Sequence[np.ndarray], *, tile: int = 1024) -> list[np.ndarray]:
     """Instance masks of images (each (C, H, W)) with the fitted network and thresholds; images
     larger than ``tile`` are predicted by overlapping tiles."""
     out = []

@@ -179,3 +179,49 @@ def image_thumbnail(image: np.ndarray) -> str:
     ax.imshow(np.asarray(image)[0], cmap="gray")
     ax.axis("off")
     return to_data_uri(fig)
+
+
+def _outline(mask: np.ndarray) -> np.ndarray:
+    """bool (H, W): pixels of an instance mask that border another label (background included)."""
+    from skimage.segmentation import find_boundaries
+
+    return find_boundaries(np.asarray(mask), mode="inner")
+
+
+def segmentation_overlays(rows: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray]]) -> str:
+    """One row per case: (title, image (H, W) or (1, H, W), truth mask, predicted mask) → image,
+    truth outlines and predicted outlines side by side (green = truth, magenta = prediction)."""
+    plt = _plt()
+    fig, axes = plt.subplots(len(rows), 3, figsize=(7.2, 2.45 * len(rows)), squeeze=False)
+    for ax_row, (title, image, truth, pred) in zip(axes, rows):
+        img = np.asarray(image, np.float64).reshape(np.asarray(truth).shape)
+        lo, hi = np.percentile(img, [1, 99.8])
+        gray = np.clip((img - lo) / (hi - lo + 1e-12), 0, 1)
+        panels = [gray, np.dstack([gray] * 3), np.dstack([gray] * 3)]
+        panels[1][_outline(truth)] = (0.1, 0.9, 0.2)
+        panels[2][_outline(pred)] = (0.95, 0.2, 0.9)
+        for ax, panel, label in zip(ax_row, panels, ("image", "truth", "prediction")):
+            ax.imshow(panel, cmap="gray" if panel.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"{title}: {label}" if label == "image" else label, fontsize=8)
+    fig.tight_layout()
+    return to_data_uri(fig)
+
+
+def count_parity(true_counts: np.ndarray, predicted: Sequence[tuple[str, np.ndarray]]) -> str:
+    """Predicted vs true cell count per image for several methods, with the identity line."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(4.2, 4.0))
+    true_counts = np.asarray(true_counts, np.float64)
+    colors = (DEEP, "#d9822b", BASE, "#2a9d5c")
+    for (name, pred), color in zip(predicted, colors):
+        pred = np.asarray(pred, np.float64)
+        mae = np.abs(pred - true_counts).mean()
+        ax.scatter(true_counts, pred, s=10, alpha=0.6, color=color, label=f"{name} (MAE {mae:.2f})")
+    top = max(true_counts.max(), *(np.max(p) for _, p in predicted)) * 1.05
+    ax.plot([0, top], [0, top], color="black", lw=0.8)
+    ax.set_xlabel("true count")
+    ax.set_ylabel("predicted count")
+    ax.legend(fontsize=7, frameon=False)
+    return to_data_uri(fig)
