@@ -77,3 +77,19 @@ def test_a_short_training_run_learns_cells_and_beats_chance():
     # the same network on shuffled truth (another scene's cells) is near zero
     assert segmentation_scores(mt[1:] + mt[:1], pred)["objects"][0.5]["f1"] < 0.2
     assert watershed_instances(xt[0]).shape == pred[0].shape
+
+
+def test_same_seed_same_network_and_bad_settings_are_named():
+    scenes = [simulate_scene(c, 1, size=32) for c in (2, 4, 6)]
+    x = np.stack([render(s, 10)[None] for s in scenes])
+    m = [instance_mask(s) for s in scenes]
+    kwargs = {"depth": 1, "width": 4, "crop": 16, "batch_size": 4, "steps_per_epoch": 3, "epochs": 2,
+              "choose_thresholds": False}
+    a, b = fit_unet(x, m, x[:1], m[:1], seed=3, **kwargs), fit_unet(x, m, x[:1], m[:1], seed=3, **kwargs)
+    for (name, wa), wb in zip(a.net.state_dict().items(), b.net.state_dict().values()):
+        assert torch.equal(wa, wb), name
+    assert a.history == b.history
+    with pytest.raises(ValueError, match="epochs, steps_per_epoch and patience"):
+        fit_unet(x, m, x, m, **{**kwargs, "epochs": 0})
+    with pytest.raises(ValueError, match="needs training and validation images"):
+        fit_unet(x, m, x[:0], [], **kwargs)

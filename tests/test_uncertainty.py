@@ -386,3 +386,14 @@ def test_separate_calibration_rows_are_never_used_for_early_stopping(freesolv):
     assert manifest["calibration"]["n_valid"] == 32 and manifest["info"]["n_valid"] == 32
     with pytest.raises(UserError, match="calibration_rows"):
         UncertaintySpec.from_dict({"calibration_rows": "both"})
+
+
+def test_binary_link_is_quiet_and_exact_at_extreme_logits():
+    import warnings
+
+    logits = np.array([[-200.0], [-90.0], [-5.0], [0.0], [5.0], [200.0]], np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an exp overflow would be a RuntimeWarning
+        proba, _ = Binary(["t"]).link(logits, None)
+    assert proba.dtype == np.float32
+    np.testing.assert_allclose(proba[:, 0], 1 / (1 + np.exp(-logits[:, 0].astype(np.float64))), rtol=1e-6, atol=1e-30)

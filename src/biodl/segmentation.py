@@ -243,6 +243,10 @@ def fit_unet(images: np.ndarray, masks: Sequence[np.ndarray], valid_images: np.n
     at IoU 0.5 (never on test). ``log(line)`` gets one line per epoch."""
     from biodl.instances import segmentation_scores
 
+    if epochs < 1 or steps_per_epoch < 1 or patience < 1:
+        raise ValueError(f"epochs, steps_per_epoch and patience must be >= 1, got {epochs}, {steps_per_epoch}, {patience}")
+    if len(images) == 0 or len(valid_images) == 0:
+        raise ValueError("segmentation training needs training and validation images")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     x_train = _scale(images)
@@ -256,7 +260,7 @@ def fit_unet(images: np.ndarray, masks: Sequence[np.ndarray], valid_images: np.n
     freq = np.bincount(t_train.ravel(), minlength=3).astype(np.float64) + 1
     weight = torch.tensor((freq.sum() / (3 * freq)).clip(0.2, 10), dtype=torch.float32)
     ce = nn.CrossEntropyLoss(weight=weight)
-    best, best_state, history, bad = np.inf, None, [], 0
+    best, best_state, best_epoch, history, bad = np.inf, None, 0, [], 0
     for epoch in range(epochs):
         net.train()
         total = 0.0
@@ -274,6 +278,8 @@ def fit_unet(images: np.ndarray, masks: Sequence[np.ndarray], valid_images: np.n
             padded = np.stack([_pad_to(x, net.multiple)[0] for x in x_valid])
             logits = net(torch.from_numpy(padded))[:, :, :x_valid.shape[2], :x_valid.shape[3]]
             valid_loss = float(ce(logits, t_valid) + _dice_loss(logits, t_valid))
+        if not np.isfinite(valid_loss):
+            raise ValueError(f"validation loss is {valid_loss} at epoch {epoch} (diverged): lower the learning rate")
         history.append({"epoch": epoch, "train_loss": total / steps_per_epoch, "valid_loss": valid_loss})
         if log is not None:
             log(f"epoch {epoch:3d}  train_loss {total / steps_per_epoch:.4f}  valid_loss {valid_loss:.4f}")

@@ -375,7 +375,9 @@ class Binary(Classification):
     report_sections = ("roc_pr", "domain", "reliability", "confusion")
 
     def link(self, out, pre):
-        return 1.0 / (1.0 + np.exp(-out)), None
+        from scipy.special import expit  # 1 / (1 + exp(-x)) without exp's overflow warning at large -x
+
+        return expit(out), None
 
     def probabilities(self, samples, temperature=1.0):
         return sigmoid(samples.astype(np.float64) / temperature)
