@@ -291,3 +291,12 @@ def test_onehot_reads_a_block_of_letters_as_it_reads_the_same_strings():
         for key in a.meta:
             np.testing.assert_array_equal(a.meta[key], b.meta[key])
     assert [r.reason for r in OneHot().featurize(block).rejects] == ["non-DNA letters: 'X'", "empty sequence"]
+
+
+def test_a_non_ascii_digit_in_a_bed_coordinate_is_a_reject_not_a_crash(tmp_path):
+    genome, _ = write_genome(tmp_path)
+    bed = tmp_path / "odd.bed"
+    bed.write_bytes("chr1\t1\xb2\t50\nchr1\t100\t140\n".encode("latin-1"))  # '²' passes str.isdigit
+    table = read_source({"format": "bed", "path": str(bed), "genome": str(genome), "length": 20})
+    assert [r.reason for r in table.rejects] == ["odd.bed line 1: start / end are not non-negative integers: '1²', '50'"]
+    assert len(table.inputs[1]) == 20

@@ -685,7 +685,7 @@ def _bed_problem(fields: list[str], genome, score_column: int | None) -> str | N
     if len(fields) < 3:
         return f"{len(fields)} fields, a BED line needs chrom, start, end"
     chrom, lo, hi = fields[0], fields[1], fields[2]
-    if not (lo.isdigit() and hi.isdigit()):
+    if not (lo.isascii() and lo.isdigit() and hi.isascii() and hi.isdigit()):  # '²' is a digit to isdigit
         return f"start / end are not non-negative integers: {lo!r}, {hi!r}"
     lo, hi = int(lo), int(hi)
     if hi <= lo:
