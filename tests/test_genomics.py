@@ -300,3 +300,16 @@ def test_a_non_ascii_digit_in_a_bed_coordinate_is_a_reject_not_a_crash(tmp_path)
     table = read_source({"format": "bed", "path": str(bed), "genome": str(genome), "length": 20})
     assert [r.reason for r in table.rejects] == ["odd.bed line 1: start / end are not non-negative integers: '1²', '50'"]
     assert len(table.inputs[1]) == 20
+
+
+def test_genome_windows_gathered_in_chunks_equal_one_gather(tmp_path, monkeypatch):
+    import biodl.genome as genome_module
+
+    genome, seqs = write_genome(tmp_path, sizes=(("chr1", 3000), ("chr2", 900)))
+    g = genome_module.Genome(genome)
+    rng = np.random.default_rng(7)
+    chrom, start = np.array(list(seqs), object)[rng.integers(0, 2, 500)], rng.integers(-30, 900, 500)
+    whole = g.windows(chrom, start, 40)
+    monkeypatch.setattr(genome_module, "_GATHER_BYTES", 40 * 37)  # 37 windows per chunk
+    np.testing.assert_array_equal(g.windows(chrom, start, 40), whole)
+    assert [r.tobytes().decode() for r in whole[:20]] == [expected_window(seqs, c, s, 40) for c, s in zip(chrom[:20], start[:20])]

@@ -175,7 +175,7 @@ def test_images_with_masks_featurize_to_a_dataset_and_bad_masks_are_rejects_with
     assert "is 32 x 64 but the featurized image is 64 x 64" in reasons["SIMCEPImages_A02_C2_F48_s01_w1.TIF"]
     assert reasons["SIMCEPImages_A02_C2_F1_s02_w1.TIF"].startswith(
         "mask SIMCEPImages_A02_C2_F1_s02_w1.TIF has non-integer labels")
-    assert "not a readable TIFF" in reasons["SIMCEPImages_A05_C5_F1_s01_w1.TIF"]
+    assert "unreadable TIFF" in reasons["SIMCEPImages_A05_C5_F1_s01_w1.TIF"]
     assert reasons["SIMCEPImages_A05_C5_F48_s02_w1.TIF"].startswith("no mask for it in ")
     again = load_dataset(tmp_path / "f")
     assert again.masks.shape == (4, 64, 64) and again.manifest["masks"]["objects"] == 2 * 9 * 2
@@ -200,3 +200,22 @@ def test_overlay_and_count_figures_render_as_png():
     assert uri.startswith("data:image/png;base64,") and png[:8] == b"\x89PNG\r\n\x1a\n"
     uri = count_parity(np.array([1, 5, 9]), [("a", np.array([1, 4, 9])), ("b", np.array([2, 5, 7]))])
     assert base64.b64decode(uri.split(",", 1)[1])[:4] == b"\x89PNG"
+
+
+def test_label_images_are_read_as_stored_palette_png_included(tmp_path):
+    from PIL import Image
+
+    from biodl.featurizers.images import read_label_image
+
+    labels = np.zeros((6, 8), np.uint8)
+    labels[1:3, 1:4], labels[4:6, 5:8] = 1, 2
+    img = Image.fromarray(labels, mode="P")
+    img.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0] + [0] * 759)  # colours are not the labels
+    img.save(tmp_path / "m.png")
+    np.testing.assert_array_equal(read_label_image(tmp_path / "m.png"), labels)
+    Image.fromarray(labels * 100).convert("RGB").save(tmp_path / "rgb.png")
+    with pytest.raises(ValueError, match="2-D label image"):
+        check_mask(read_label_image(tmp_path / "rgb.png"))
+    (tmp_path / "empty.tif").write_bytes(b"")
+    with pytest.raises(ValueError, match="empty file"):
+        read_label_image(tmp_path / "empty.tif")

@@ -263,6 +263,7 @@ def featurize_source(source: Mapping, featurizer_spec: Mapping | str, out: str |
     import pyarrow.parquet as pq
 
     from biodl.featurizers import make_featurizer
+    from biodl.featurizers.images import n_objects
     from biodl.sources import read_source, sha256_file
 
     out = Path(out)
@@ -319,7 +320,7 @@ def featurize_source(source: Mapping, featurizer_spec: Mapping | str, out: str |
                    "rejected_by_reason": dict(Counter(_reason_class(r[-1]) for r in rejects))},
         "X": {"shape": list(X.shape), "dtype": str(X.dtype), **({"kind": X.kind} if hasattr(X, "kind") else {})},
         **({"masks": {"shape": list(masks.shape), "dtype": str(masks.dtype),
-                      "objects": int(sum(len(np.unique(m)) - (m.min() == 0) for m in masks))}}
+                      "objects": sum(n_objects(m) for m in masks)}}
            if masks is not None else {}),
         "y": {"shape": list(y.shape), "dtype": str(y.dtype), "tasks": list(table.tasks),
               "missing": {t: int(np.isnan(y[:, j]).sum()) for j, t in enumerate(table.tasks)}},
@@ -356,13 +357,13 @@ def _read_masks(paths: list[str], X: np.ndarray) -> tuple[np.ndarray, np.ndarray
     """Instance masks for the kept images X (N, C, H, W): (rows whose mask is good, uint16 / int32
     masks (n, H, W) of those rows, [(row, reason)] for the others). A mask must be a 2-D integer
     label image of the image's featurized size (no resizing: labels cannot be interpolated)."""
-    from biodl.instances import check_mask
+    from biodl.featurizers.images import check_mask, read_label_image
 
     good, masks, bad = [], [], []
     for k, path in enumerate(paths):
         name = f"mask {Path(path).name}"
         try:
-            mask = _read_label_image(Path(path))
+            mask = read_label_image(path)
         except (OSError, ValueError) as exc:
             bad.append((k, f"{name}: {str(exc).splitlines()[0]}"))
             continue
@@ -381,24 +382,6 @@ def _read_masks(paths: list[str], X: np.ndarray) -> tuple[np.ndarray, np.ndarray
     dtype = np.uint16 if not masks or max(int(m.max()) for m in masks) < 2**16 else np.int32
     stacked = np.stack(masks).astype(dtype) if masks else np.zeros((0, *X.shape[-2:]), dtype)
     return np.asarray(good, np.int64), stacked, bad
-
-
-def _read_label_image(path: Path) -> np.ndarray:
-    """A label image as stored: TIFF by tifffile, PNG and others by Pillow (no conversion)."""
-    if path.suffix.lower() in (".tif", ".tiff"):
-        import tifffile
-
-        try:
-            return tifffile.imread(path)
-        except Exception as exc:  # tifffile raises several types for a damaged file
-            raise ValueError(f"not a readable TIFF ({exc})") from None
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as img:
-            return np.asarray(img)
-    except UnidentifiedImageError as exc:
-        raise ValueError(f"not a readable image ({exc})") from None
 
 
 def _take(values, rows: np.ndarray):

@@ -17,9 +17,13 @@ import numpy as np
 
 from biodl.errors import UserError
 
-#: positions gathered per numpy call: 2 M (16 MB per int64 temporary; 10k windows of 200 bp), small
-#: enough that the index arithmetic's temporaries stay far below the windows' own bytes
+#: positions gathered per numpy call on the N-padded path: 2 M (16 MB per int64 temporary; 10k
+#: windows of 200 bp), small enough that the index arithmetic's temporaries stay far below the
+#: windows' own bytes
 _CHUNK_POSITIONS = 2_000_000
+#: bytes of windows gathered per call on the inside path (its temporaries are two uint8 copies):
+#: 64 MB, 320k windows of 200 bp — large enough that the per-phase column selections stay few
+_GATHER_BYTES = 64_000_000
 #: byte → its complement base (case kept; any other byte, N included, unchanged)
 BYTE_COMPLEMENT = np.arange(256, dtype=np.uint8)
 for _a, _b in zip(b"ACGTUacgtu", b"TGCAAtgcaa"):
@@ -98,9 +102,13 @@ class Genome:
         contig = table[which]
         inside = (start >= 0) & (start + length <= contig[:, 0])
         done = np.zeros(n, bool)
+        step = max(1, _GATHER_BYTES // max(length, 1))  # bounds the gathered spans' temporaries
         for line_bases, line_bytes in {(int(b), int(B)) for b, B in table[:, 2:]}:
-            rows = np.flatnonzero(inside & (contig[:, 2] == line_bases) & (contig[:, 3] == line_bytes))
-            done[self._gather_inside(out, rows, contig[rows, 1], start[rows], length, line_bases, line_bytes)] = True
+            layout = np.flatnonzero(inside & (contig[:, 2] == line_bases) & (contig[:, 3] == line_bytes))
+            for lo in range(0, len(layout), step):
+                rows = layout[lo:lo + step]
+                filled = self._gather_inside(out, rows, contig[rows, 1], start[rows], length, line_bases, line_bytes)
+                done[filled] = True
         rest = np.flatnonzero(~done)
         if len(rest):  # windows past a contig's edge (and the last few bytes of the file): N-padded
             out[rest] = self._gather_padded(contig[rest], start[rest], length)

@@ -25,24 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from biodl.featurizers.images import check_mask, n_objects  # noqa: F401  (re-exported)
+
 #: IoU thresholds of the object-level table (StarDist / Cellpose report 0.5 ... 0.9)
 IOU_THRESHOLDS: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9)
-
-
-def check_mask(mask: np.ndarray, *, name: str = "mask") -> np.ndarray:
-    """A label image as int64 (H, W); ValueError naming what is wrong (not 2-D, not integer-valued,
-    negative labels)."""
-    mask = np.asarray(mask)
-    if mask.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D label image, got shape {mask.shape}")
-    if mask.dtype.kind == "f":
-        if not np.isfinite(mask).all() or (mask != np.round(mask)).any():
-            raise ValueError(f"{name} has non-integer labels (a label image holds 0 and object numbers 1..n)")
-    elif mask.dtype.kind not in "iub":
-        raise ValueError(f"{name} has dtype {mask.dtype}, not integer labels")
-    if mask.size and mask.min() < 0:
-        raise ValueError(f"{name} has negative labels")
-    return mask.astype(np.int64, copy=False)
 
 
 def iou_matrix(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
@@ -131,12 +117,6 @@ def pixel_scores(truth: np.ndarray, pred: np.ndarray) -> dict[str, float]:
             "dice": 2 * inter / (t_sum + p_sum) if t_sum + p_sum else 1.0}
 
 
-def n_objects(mask: np.ndarray) -> int:
-    """Number of distinct nonzero labels."""
-    labels = np.unique(check_mask(mask))
-    return int((labels != 0).sum())
-
-
 def segmentation_scores(truths: Sequence[np.ndarray], preds: Sequence[np.ndarray],
                         thresholds: Iterable[float] = IOU_THRESHOLDS) -> dict:
     """Scores of a set of images: object counts summed over images per threshold (then precision,
@@ -184,7 +164,7 @@ def watershed_instances(image: np.ndarray, *, smooth: float = 1.0, min_distance:
     from skimage.feature import peak_local_max
     from skimage.filters import threshold_otsu
     from skimage.morphology import remove_small_objects
-    from skimage.segmentation import relabel_sequential, watershed
+    from skimage.segmentation import watershed
 
     img = np.asarray(image, np.float64)
     if img.ndim == 3:  # channels first: their mean
@@ -200,8 +180,15 @@ def watershed_instances(image: np.ndarray, *, smooth: float = 1.0, min_distance:
                            exclude_border=False)
     markers = np.zeros(img.shape, np.int32)
     markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
-    labels = watershed(-distance, markers, mask=foreground)
+    return drop_small(watershed(-distance, markers, mask=foreground), min_size)
+
+
+def drop_small(labels: np.ndarray, min_size: int) -> np.ndarray:
+    """int32 labels renumbered 1..n after objects under ``min_size`` pixels (watershed slivers,
+    too small to be a cell) are set to background."""
+    from skimage.segmentation import relabel_sequential
+
     small = np.bincount(labels.ravel()) < min_size
     small[0] = False
-    labels[small[labels]] = 0  # watershed pieces too small to be a cell
+    labels = np.where(small[labels], 0, labels)
     return relabel_sequential(labels)[0].astype(np.int32)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from biodl.instances import check_mask
+from biodl.instances import check_mask, drop_small
 
 BACKGROUND, INTERIOR, BOUNDARY = 0, 1, 2
 
@@ -176,15 +176,11 @@ def instances_from_maps(probs: np.ndarray, *, foreground: float = 0.5, interior:
     P(interior) > ``interior``; each grows by watershed over P(interior) within the pixels where
     P(interior) + P(boundary) > ``foreground``; objects under ``min_size`` px are dropped."""
     from scipy import ndimage as ndi
-    from skimage.segmentation import relabel_sequential, watershed
+    from skimage.segmentation import watershed
 
     fg = probs[INTERIOR] + probs[BOUNDARY] > foreground
     seeds, _ = ndi.label((probs[INTERIOR] > interior) & fg)
-    labels = watershed(-probs[INTERIOR], seeds, mask=fg)
-    small = np.bincount(labels.ravel()) < min_size
-    small[0] = False
-    labels[small[labels]] = 0
-    return relabel_sequential(labels)[0].astype(np.int32)
+    return drop_small(watershed(-probs[INTERIOR], seeds, mask=fg), min_size)
 
 
 @dataclass

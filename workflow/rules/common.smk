@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 
 # -1 in the config means every core Snakemake was given
@@ -29,6 +30,9 @@ def source_inputs(wildcards):
     paths = [source.path]
     if source.format == "images" and source.labels not in (None, "bbbc005"):
         paths.append(source.labels)
+    # a mask folder inside the image folder (the simulator's ground_truth/) comes with it
+    if source.format == "images" and source.masks and not Path(source.masks).is_relative_to(source.path):
+        paths.append(source.masks)
     return paths
 
 

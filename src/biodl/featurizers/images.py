@@ -410,4 +410,46 @@ def _normalize(img: np.ndarray, p_lo: float, p_hi: float) -> np.ndarray | None:
     return np.nan_to_num(np.clip(out, 0.0, 1.0), nan=0.0)
 
 
-__all__ = ["SUPPORTED_EXTENSIONS", "ImageFeaturizer"]
+# -- label images (instance masks) ------------------------------------------------------------
+def read_label_image(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """An instance mask as stored (no scaling or conversion), through the same decoders and pixel
+    guard as images; ValueError with the reason when it cannot be read."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read file: {exc.strerror or exc}") from None
+    if not data:
+        raise ValueError("empty file (0 bytes)")
+    ext = path.suffix.lower()
+    try:
+        img, orig = _decode_tiff(data, max_pixels) if ext in TIFF_EXTENSIONS else _decode_pil(data, ext, max_pixels)
+    except _Bad as exc:
+        raise ValueError(str(exc)) from None
+    # as stored where it is one plane: a palette PNG's indices are its labels, not its colours
+    return orig if orig.ndim == 2 else img
+
+
+def check_mask(mask: np.ndarray, *, name: str = "mask") -> np.ndarray:
+    """A label image as int64 (H, W); ValueError naming what is wrong (not 2-D, not integer-valued,
+    negative labels)."""
+    mask = np.asarray(mask)
+    if mask.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D label image, got shape {mask.shape}")
+    if mask.dtype.kind == "f":
+        if not np.isfinite(mask).all() or (mask != np.round(mask)).any():
+            raise ValueError(f"{name} has non-integer labels (a label image holds 0 and object numbers 1..n)")
+    elif mask.dtype.kind not in "iub":
+        raise ValueError(f"{name} has dtype {mask.dtype}, not integer labels")
+    if mask.size and mask.min() < 0:
+        raise ValueError(f"{name} has negative labels")
+    return mask.astype(np.int64, copy=False)
+
+
+def n_objects(mask: np.ndarray) -> int:
+    """Number of distinct nonzero labels."""
+    labels = np.unique(check_mask(mask))
+    return int((labels != 0).sum())
+
+
+__all__ = ["SUPPORTED_EXTENSIONS", "ImageFeaturizer", "check_mask", "n_objects", "read_label_image"]
