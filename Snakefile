@@ -3,7 +3,7 @@
 # Rules are thin: each calls the biodl CLI with its part of the checked spec, every value quoted.
 from snakemake.utils import min_version, validate
 
-from biodl.spec import workflow_spec
+from biodl.spec import simulated_sets, workflow_spec
 
 min_version("8.20")
 

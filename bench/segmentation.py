@@ -84,16 +84,14 @@ def scores(truths, preds, blur):
 
 
 def classical(X, masks, parts):
-    from biodl.instances import segmentation_scores, watershed_instances
+    """The workflow's segmentation baseline (biodl.baselines.ClassicalWatershed): its smoothing and
+    seed distance chosen on the validation images."""
+    from biodl.baselines import make_baseline
 
-    grid = [(s, d) for s in (0.5, 1.0, 2.0) for d in (2, 3, 5, 7)]
-    valid = parts["valid"]
-    f1 = [segmentation_scores([masks[i] for i in valid],
-                              [watershed_instances(X[i], smooth=s, min_distance=d) for i in valid],
-                              thresholds=(0.5,))["objects"][0.5]["f1"] for s, d in grid]
-    s, d = grid[int(np.argmax(f1))]
-    return [watershed_instances(X[i], smooth=s, min_distance=d) for i in parts["test"]], {"smooth": s,
-                                                                                        "min_distance": d}
+    baseline = make_baseline({"type": "classical_watershed"}, task_type="segmentation", seed=0)
+    baseline.fit(X[parts["train"]], [masks[i] for i in parts["train"]], X[parts["valid"]],
+                 [masks[i] for i in parts["valid"]])
+    return baseline.predict(X[parts["test"]]), {"smooth": baseline.smooth_, "min_distance": baseline.min_distance_}
 
 
 def count_cnn(X, y, parts, seed, epochs):

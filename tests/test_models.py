@@ -54,9 +54,30 @@ def build(case, n_outputs=2, seed=0, **overrides):
 
 
 def test_every_registered_type_is_covered():
-    # mpnn reads molecular graphs, not one tensor: tests/test_mpnn.py covers it with the same checks
-    assert {spec["type"] for spec, _, _ in CASES.values()} | {"mpnn"} == set(MODELS)
-    assert set(MODELS) == {"mlp", "cnn1d", "cnn2d", "rnn", "mpnn"}
+    # mpnn reads molecular graphs, not one tensor: tests/test_mpnn.py covers it with the same checks;
+    # the unet's outputs are per pixel: the test below and tests/test_segmentation.py
+    assert {spec["type"] for spec, _, _ in CASES.values()} | {"mpnn", "unet"} == set(MODELS)
+    assert set(MODELS) == {"mlp", "cnn1d", "cnn2d", "rnn", "mpnn", "unet"}
+
+
+@pytest.mark.parametrize("shape", [(1, 16, 24), (2, 32, 8)])
+def test_unet_gives_class_logits_per_pixel_and_rebuilds_from_its_config(shape):
+    torch.manual_seed(0)
+    model = build_model({"type": "unet", "depth": 2, "width": 4, "dropout": 0.2}, input_shape=shape, n_outputs=3)
+    x = torch.rand(2, *shape)
+    model.train()
+    y = model(x)
+    assert y.shape == (2, 3, *shape[1:]) and y.dtype == torch.float32
+    y.square().mean().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    torch.manual_seed(1)
+    rebuilt = build_model(json.loads(json.dumps(model.spec)), input_shape=model.input_shape, n_outputs=3)
+    rebuilt.load_state_dict(model.state_dict())
+    model.eval(), rebuilt.eval()
+    with torch.no_grad():
+        assert torch.equal(model(x), rebuilt(x))
+    with pytest.raises(UserError, match="model 'unet': needs input_shape"):
+        build_model({"type": "unet"}, input_shape=(16, 16), n_outputs=3)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -221,7 +242,7 @@ def test_required_activations_are_registered():
 
 
 def test_unknown_type_lists_known_types():
-    known = r"\(known: cnn1d, cnn2d, mlp, mpnn, rnn\)"
+    known = r"\(known: cnn1d, cnn2d, mlp, mpnn, rnn, unet\)"
     with pytest.raises(UserError, match=r"unknown model type 'transformer' " + known):
         build_model({"type": "transformer"}, input_shape=(10,), n_outputs=1)
     with pytest.raises(UserError, match="unknown model type None"):

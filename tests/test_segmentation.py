@@ -35,7 +35,7 @@ def test_pixel_targets_mark_the_border_between_touching_cells():
 @pytest.mark.parametrize("shape", [(1, 200, 301), (2, 130, 90)])
 def test_tiled_prediction_equals_one_pass_over_the_whole_image(shape):
     torch.manual_seed(0)
-    net = UNet(shape[0], 3, depth=3, width=4)
+    net = UNet(shape, 3, depth=3, width=4)
     with torch.no_grad():  # a freshly initialized net barely sees distant pixels: make it see them
         for module in net.modules():
             if isinstance(module, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):

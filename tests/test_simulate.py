@@ -216,3 +216,99 @@ def test_readers_and_featurizers_parse_names_without_the_simulator():
     from biodl import bbbc005, simulate
 
     assert simulate.parse_bbbc005_name is bbbc005.parse_bbbc005_name  # re-exported for old callers
+
+
+
+# -- non-square images (BBBC005's own are 696 × 520) ----------------------------------------------
+def _labels(mask):
+    return sorted(set(np.unique(mask).tolist()) - {0})
+
+
+def test_non_square_images_and_masks_are_height_rows_by_width_columns(tmp_path):
+    paths = simulate_cells(tmp_path / "d", counts=(0, 6, 25), sites=1, blurs=(1, 48), size=(96, 64), seed=2)
+    assert len(paths) == 6
+    for p in paths:
+        img = _read(p)
+        assert img.dtype == np.uint8 and img.shape == (64, 96)  # (height, width): rows first
+    truth = sorted((tmp_path / "d" / "ground_truth").iterdir())
+    assert len(truth) == 3
+    for p in truth:
+        mask = _read(p)
+        assert mask.dtype == np.uint16 and mask.shape == (64, 96)
+        count = parse_bbbc005_name(p.name)["count"]
+        assert _labels(mask) == list(range(1, count + 1))  # the count in the name is the cells drawn
+    # cells use the whole width, not just a square of the height
+    crowded = _read(tmp_path / "d" / "ground_truth" / bbbc005_name(25, 1, 1))
+    assert crowded[:, 64:].any() and crowded[:, :32].any()
+    m = json.loads((tmp_path / "d" / "manifest.json").read_text())
+    assert m["params"]["size"] == [96, 64]
+    # blur (and cell size) scale with the shorter side
+    assert m["params"]["blur_sigma_px"]["48"] == round(blur_sigma(48, 64), 6)
+
+
+@pytest.mark.parametrize("size", [(96, 64), (48, 80)])
+def test_non_square_cells_lie_inside_the_image(size):
+    from biodl.simulate import instance_mask
+
+    width, height = size
+    for count in (1, 12, 30):
+        scene = simulate_scene(count, site=1, seed=0, size=size)
+        assert scene.shape == (height, width) == (scene.height, scene.width) == scene.clean.shape
+        assert scene.n_cells == count
+        cy, cx, a = scene.ellipses[:, 0], scene.ellipses[:, 1], scene.ellipses[:, 2]
+        assert np.all((cy - 0.6 * a >= 0) & (cy + 0.6 * a <= height - 1))
+        assert np.all((cx - 0.6 * a >= 0) & (cx + 0.6 * a <= width - 1))
+        mask = instance_mask(scene)
+        assert mask.shape == (height, width) and _labels(mask) == list(range(1, count + 1))
+        assert render(scene, 23).shape == (height, width)
+
+
+def test_bbbc005_sized_scene():
+    scene = simulate_scene(3, 1, size=[696, 520])
+    assert scene.size == (696, 520) and scene.shape == (520, 696)
+    assert render(scene, 1).shape == (520, 696)
+
+
+def test_a_square_pair_is_the_square(tmp_path):
+    a, b = simulate_scene(7, 2, seed=1, size=64), simulate_scene(7, 2, seed=1, size=(64, 64))
+    assert b.size == 64 and np.array_equal(a.clean, b.clean) and np.array_equal(a.ellipses, b.ellipses)
+    pa = simulate_cells(tmp_path / "a", counts=(3,), sites=1, blurs=(1,), size=32)
+    pb = simulate_cells(tmp_path / "b", counts=(3,), sites=1, blurs=(1,), size=[32, 32])
+    assert pa[0].read_bytes() == pb[0].read_bytes()
+    manifest = (tmp_path / "b" / "manifest.json").read_text()
+    assert manifest == (tmp_path / "a" / "manifest.json").read_text() and json.loads(manifest)["params"]["size"] == 32
+
+
+def test_size_forms():
+    from biodl.simulate import image_shape, normalize_size, parse_size
+
+    assert parse_size("128") == 128 and parse_size("696x520") == (696, 520) and parse_size("64X64") == 64
+    assert normalize_size([696, 520]) == (696, 520) and image_shape((696, 520)) == (520, 696)
+    assert blur_sigma(48, (696, 520)) == blur_sigma(48, 520)
+    for bad in ("696x", "0x5", "x520", "696x520x3", "-64", "12.5", "", "8"):
+        with pytest.raises(ValueError):
+            parse_size(bad)
+    for bad in ((696,), (1, 2, 3), 64.0, True, (64, "64"), (0, 64)):
+        with pytest.raises(ValueError):
+            normalize_size(bad)
+
+
+def test_bad_non_square_size(tmp_path):
+    with pytest.raises(ValueError, match=">= 16"):
+        simulate_cells(tmp_path / "x", counts=(1,), sites=1, size=(64, 8))
+    assert not (tmp_path / "x").exists()
+
+
+def test_cli_size_accepts_width_x_height_and_rejects_malformed(tmp_path, capsys):
+    from biodl.cli import main
+
+    assert main(["simulate-cells", "-o", str(tmp_path / "d"), "--counts", "2", "--sites", "1", "--blurs", "1",
+                 "--size", "96x64"]) == 0
+    assert _read(tmp_path / "d" / bbbc005_name(2, 1, 1)).shape == (64, 96)
+    for bad in ("696x", "0x5"):
+        capsys.readouterr()
+        assert main(["simulate-cells", "-o", str(tmp_path / "e"), "--size", bad]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and err.startswith("biodl simulate-cells: error: --size"), err
+        assert repr(bad) in err
+    assert not (tmp_path / "e").exists()

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from biodl.errors import UserError
-from biodl.spec import SCHEMA_PATH, load_config, parse_block, schema_text
+from biodl.spec import SCHEMA_PATH, load_config, parse_block, parse_config, schema_text
 from tests.conftest import ROOT, snakemake_env, run_cli
 from tests.test_workflow import copy_workflow
 
@@ -89,6 +89,10 @@ BAD = [
     ("featurizer-type", _set(("featurizers", "ecfp", "type"), "morgan"), "featurizers.ecfp.type", "ecfp"),
     ("featurizer-param", _set(("featurizers", "ecfp", "radus"), 2), "featurizers.ecfp.radus", "radius"),
     ("image-mode", _set(("featurizers", "image128", "mode"), "zoom"), "featurizers.image128.mode", "resize"),
+    # the simulator
+    ("simulate-size-one-side-list", _set(("simulate_cells", "size"), [696]), "simulate_cells.size", "2 items"),
+    ("simulate-size-small-pair", _set(("simulate_cells", "size"), [8, 8]), "simulate_cells.size[0]", ">= 16"),
+    ("simulate-size-text", _set(("simulate_cells", "size"), "696x520"), "simulate_cells.size", "[width, height]"),
     # top level
     ("top-misspelt", _set(("experimentz",), {}), "experimentz", "experiments"),
     ("seed-text", _set(("seed",), "zero"), "seed", "integer"),
@@ -230,6 +234,24 @@ def test_default_and_test_configs_pass(tmp_path):
     for path in (ROOT / "tests" / "configs").glob("*.yaml"):
         load_config(path)
     assert run_cli("check", "--config", ROOT / "config" / "config.yaml")[0] == 0
+
+
+def test_simulate_cells_size_is_a_side_or_width_and_height():
+    import jsonschema
+
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    for size in (128, [696, 520]):
+        config = {**copy.deepcopy(DEFAULT), "simulate_cells": {**DEFAULT["simulate_cells"], "size": size}}
+        spec = parse_config(config)
+        assert spec.simulate_cells.size == size and spec.simulate_cells.dump()["size"] == size
+        jsonschema.validate(config, schema)
+    for bad in ([696], [8, 8], [696, 520, 1], "696x520", 128.0):
+        config = {**copy.deepcopy(DEFAULT), "simulate_cells": {**DEFAULT["simulate_cells"], "size": bad}}
+        with pytest.raises(UserError, match=r"simulate_cells\.size"):
+            parse_config(config)
+        if bad != 128.0:  # JSON Schema counts 128.0 as an integer; the spec is strict
+            with pytest.raises(jsonschema.ValidationError):
+                jsonschema.validate(config, schema)
 
 
 def test_a_block_is_passed_on_as_written():

@@ -2,7 +2,8 @@
 
 Each baseline has ``fit(X_train, y_train, X_valid, y_valid)`` (hyperparameters, where there are
 any, are chosen on the validation split) and ``predict(X) -> (N, T)`` in original units /
-probabilities — the same shapes the deep models give.
+probabilities — the same shapes the deep models give. A segmentation baseline takes instance masks
+for ``y`` and predicts a list of masks.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 
 from biodl.errors import UserError
 from biodl.registry import Interval, Registry
-from biodl.tasks import Binary, Multiclass, Regression, task_class
+from biodl.tasks import Binary, Multiclass, Regression, Segmentation, task_class
 
 BASELINES: Registry = Registry("baseline")
 register_baseline = BASELINES.register
@@ -256,3 +257,44 @@ class ClassicalCount(Baseline):
         if self.model_ is None:
             return m[:, :1]
         return self.model_.predict(self._design(m))[:, None]
+
+
+@register_baseline
+class ClassicalWatershed(Baseline):
+    """The classical segmentation a CellProfiler user would run (:func:`biodl.instances.
+    watershed_instances`: Gaussian smoothing, Otsu threshold, distance-transform watershed), its
+    smoothing and seed distance chosen on the validation images by object F1 at IoU 0.5 (the
+    training images are not needed: nothing is learnt from them). ``y`` are instance masks."""
+
+    name = "classical_watershed"
+    task_types = (Segmentation,)
+    param_constraints: ClassVar[dict] = {"smooth": Interval(0, None), "min_distance": Interval(1, None),
+                                         "min_size": Interval(0, None)}
+
+    def __init__(self, task_type, seed=0, n_jobs=1, smooth: Any = (0.5, 1.0, 2.0), min_distance: Any = (2, 3, 5, 7),
+                 min_size: int = 8):
+        super().__init__(task_type, seed, n_jobs)
+        self.smooth, self.min_distance, self.min_size = smooth, min_distance, min_size
+
+    @staticmethod
+    def _grid(value) -> list:
+        return list(value) if isinstance(value, (list, tuple)) else [value]
+
+    def fit(self, X, y, X_valid=None, y_valid=None):
+        from biodl.instances import segmentation_scores, watershed_instances
+
+        grid = [(s, d) for s in self._grid(self.smooth) for d in self._grid(self.min_distance)]
+        if len(grid) == 1 or X_valid is None or not len(X_valid):
+            self.smooth_, self.min_distance_ = grid[0]
+            return self
+        f1 = [segmentation_scores(list(y_valid), [watershed_instances(x, smooth=s, min_distance=d,
+                                                                      min_size=self.min_size) for x in X_valid],
+                                  thresholds=(0.5,))["objects"][0.5]["f1"] for s, d in grid]
+        self.smooth_, self.min_distance_ = grid[int(np.argmax(f1))]
+        return self
+
+    def predict(self, X):
+        from biodl.instances import watershed_instances
+
+        return [watershed_instances(x, smooth=self.smooth_, min_distance=self.min_distance_, min_size=self.min_size)
+                for x in X]

@@ -157,12 +157,12 @@ def _checked_parts(data: dict, what: str) -> dict:
     return out
 
 
-def _test_sets(pairs: list[str] | None) -> dict[str, str]:
+def _test_sets(pairs: list[str] | None, flag: str = "--test-set", value: str = "FEATURES_DIR") -> dict[str, str]:
     out = {}
     for pair in pairs or []:
         name, sep, path = pair.partition("=")
-        if not sep:
-            raise UserError(f"--test-set expects NAME=FEATURES_DIR, got {pair!r}")
+        if not sep or not name or not path:
+            raise UserError(f"{flag} expects NAME={value}, got {pair!r}")
         out[name] = path
     return out
 
@@ -239,7 +239,8 @@ def cmd_evaluate(args) -> int:
     from biodl.stages.evaluate import evaluate_experiment
 
     result = evaluate_experiment(args.name, args.predictions, args.split, args.out, task_type=args.task,
-                                 model_manifest=args.model_manifest, replicate=args.replicate)
+                                 model_manifest=args.model_manifest, replicate=args.replicate,
+                                 compare_counts=_test_sets(args.compare_counts, "--compare-counts", "PREDICTIONS"))
     for model, parts in result["models"].items():
         line = ", ".join(f"{part} {_headline(scores)}" for part, scores in parts.items())
         print(f"{args.name} replicate {args.replicate} {model}: {line}", file=sys.stderr)
@@ -258,7 +259,7 @@ def cmd_summarize(args) -> int:
 
 
 def _headline(scores: dict) -> str:
-    for metric in ("rmse", "roc_auc", "accuracy"):
+    for metric in ("rmse", "roc_auc", "accuracy", "object_f1"):
         value = scores["mean"].get(metric)
         if metric in scores["mean"]:
             return f"{metric} {value:.4f}" if value is not None else f"{metric} n/a"
@@ -270,7 +271,8 @@ def cmd_report(args) -> int:
 
     experiment = _load_json_arg(args.experiment, "--experiment", "experiment") if args.experiment else None
     out = write_experiment_report(args.name, args.metrics, args.predictions, args.out, model_dir=args.model_dir,
-                                  split_path=args.split, features=args.features, experiment=experiment)
+                                  split_path=args.split, features=args.features, experiment=experiment,
+                                  compare_counts=_test_sets(args.compare_counts, "--compare-counts", "PREDICTIONS"))
     print(f"{out}: report written", file=sys.stderr)
     return 0
 
@@ -284,9 +286,13 @@ def cmd_leaderboard(args) -> int:
 
 
 def cmd_simulate_cells(args) -> int:
-    from biodl.simulate import simulate_cells
+    from biodl.simulate import parse_size, simulate_cells
 
-    kwargs = {"seed": args.seed, "size": args.size}
+    try:
+        size = parse_size(args.size)
+    except ValueError as exc:
+        raise UserError(f"--size: {exc}") from None
+    kwargs = {"seed": args.seed, "size": size}
     if args.counts:
         lo, _, hi = args.counts.partition("-")
         kwargs["counts"] = range(int(lo), int(hi or lo) + 1)
@@ -460,6 +466,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", help="task type (regression, binary, multiclass; default: inferred)")
     p.add_argument("--model-manifest", help="the model directory's manifest.json (records the selection)")
     p.add_argument("--replicate", type=int, default=0, help="replicate index, recorded in the metrics (default 0)")
+    p.add_argument("--compare-counts", action="append", metavar="NAME=PREDICTIONS",
+                   help="segmentation: another experiment's prediction parquet whose counts are scored beside")
     p.add_argument("-o", "--out", required=True)
     p.set_defaults(func=cmd_evaluate)
 
@@ -478,6 +486,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", help="split JSON")
     p.add_argument("--features", help="featurized dataset directory (data summary, inputs, thumbnails)")
     p.add_argument("--experiment", help="the experiment spec as JSON (shown in the report)")
+    p.add_argument("--compare-counts", action="append", metavar="NAME=PREDICTIONS",
+                   help="segmentation: another experiment's prediction parquet drawn in the count parity plot")
     p.add_argument("-o", "--out", required=True, help="output .html")
     p.set_defaults(func=cmd_report)
 
@@ -489,7 +499,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate-cells", help="write BBBC005-style simulated cell images")
     p.add_argument("-o", "--out", required=True, help="output folder")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--size", type=int, default=128, help="image side in pixels")
+    p.add_argument("--size", default="128",
+                   help="image size in pixels: one side (128, square) or WIDTHxHEIGHT (696x520, as BBBC005's)")
     p.add_argument("--counts", help="cell count range, e.g. 1-30")
     p.add_argument("--sites", type=int, help="sites (independent scenes) per count")
     p.add_argument("--blurs", help="comma-separated focus-blur levels, e.g. 1,10,23,48")

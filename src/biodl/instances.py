@@ -154,6 +154,87 @@ def segmentation_scores(truths: Sequence[np.ndarray], preds: Sequence[np.ndarray
     }
 
 
+# -- per-image statistics: every score above is a ratio of sums over images --------------------
+def _stat_columns(thresholds: Sequence[float]) -> tuple[str, ...]:
+    cols = [f"{k}_{round(100 * t)}" for t in thresholds for k in ("tp", "fp", "fn")]
+    return (*cols, "inter", "fg_true", "fg_pred", "n_true", "n_pred", "abs_count_error", "images")
+
+
+#: columns of :func:`image_stats` at the default thresholds
+STAT_COLUMNS: tuple[str, ...] = _stat_columns(IOU_THRESHOLDS)
+#: the scalar scores of :func:`scores_from_sums`, each greater-is-better unless in LOWER_IS_BETTER
+SCORE_NAMES: tuple[str, ...] = (
+    "object_f1", "precision", "recall", *(f"ap_{round(100 * t)}" for t in IOU_THRESHOLDS), "mean_ap",
+    "pixel_iou", "dice", "count_mae", "count_bias")
+LOWER_IS_BETTER = frozenset({"count_mae"})
+
+
+def image_stats(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """float64 (len(STAT_COLUMNS),) counts of one image: tp / fp / fn at each IoU threshold,
+    foreground intersection and areas, true and predicted object numbers, |count error|, 1.
+
+    Summing rows over any set of images (a bootstrap resample, say) and passing the sums to
+    :func:`scores_from_sums` gives that set's scores exactly as :func:`segmentation_scores` does."""
+    counts = match(truth, pred, IOU_THRESHOLDS)
+    row = [v for t in IOU_THRESHOLDS for v in (counts[t].tp, counts[t].fp, counts[t].fn)]
+    t, p = np.asarray(truth) > 0, np.asarray(pred) > 0
+    first = counts[IOU_THRESHOLDS[0]]
+    n_true, n_pred = first.tp + first.fn, first.tp + first.fp
+    row += [(t & p).sum(), t.sum(), p.sum(), n_true, n_pred, abs(n_pred - n_true), 1]
+    return np.asarray(row, np.float64)
+
+
+def scores_from_sums(sums: np.ndarray) -> dict[str, np.ndarray]:
+    """Scores of summed :func:`image_stats` rows, (len(STAT_COLUMNS),) or (B, len(STAT_COLUMNS)) →
+    ``{name: float64 ()/(B,)}`` for SCORE_NAMES: object F1, precision, recall at IoU 0.5; AP at each
+    threshold and their mean (Cellpose's AP averaged over 0.5–0.9); foreground IoU and Dice; count
+    MAE and bias (predicted − true) per image. NaN where undefined (no images)."""
+    sums = np.asarray(sums, np.float64)
+    col = {name: sums[..., i] for i, name in enumerate(STAT_COLUMNS)}
+
+    def ratio(a, b, empty=1.0):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(b > 0, a / np.where(b > 0, b, 1), empty)
+
+    tp, fp, fn = col["tp_50"], col["fp_50"], col["fn_50"]
+    out = {"object_f1": ratio(2 * tp, 2 * tp + fp + fn), "precision": ratio(tp, tp + fp, 0.0),
+           "recall": ratio(tp, tp + fn, 0.0)}
+    aps = [ratio(col[f"tp_{round(100 * t)}"],
+                 col[f"tp_{round(100 * t)}"] + col[f"fp_{round(100 * t)}"] + col[f"fn_{round(100 * t)}"])
+           for t in IOU_THRESHOLDS]
+    out.update({f"ap_{round(100 * t)}": a for t, a in zip(IOU_THRESHOLDS, aps)})
+    out["mean_ap"] = np.mean(aps, axis=0)
+    union = col["fg_true"] + col["fg_pred"] - col["inter"]
+    out["pixel_iou"] = ratio(col["inter"], union)
+    out["dice"] = ratio(2 * col["inter"], col["fg_true"] + col["fg_pred"])
+    images = col["images"]
+    out["count_mae"] = ratio(col["abs_count_error"], images, np.nan)
+    out["count_bias"] = ratio(col["n_pred"] - col["n_true"], images, np.nan)
+    return {k: np.asarray(v, np.float64) for k, v in out.items()}
+
+
+# -- masks in a table cell ------------------------------------------------------------------------
+def encode_mask(mask: np.ndarray) -> bytes:
+    """An instance mask as compact bytes (.npy, zlib): the prediction table stores masks this way,
+    dtype and shape included; :func:`decode_mask` reverses it."""
+    import io
+    import zlib
+
+    mask = check_mask(mask)
+    dtype = np.uint16 if mask.max(initial=0) < 2 ** 16 else np.uint32
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(mask, dtype=dtype), allow_pickle=False)
+    return zlib.compress(buffer.getvalue(), 6)
+
+
+def decode_mask(data: bytes) -> np.ndarray:
+    """The mask :func:`encode_mask` stored."""
+    import io
+    import zlib
+
+    return np.load(io.BytesIO(zlib.decompress(data)), allow_pickle=False)
+
+
 def watershed_instances(image: np.ndarray, *, smooth: float = 1.0, min_distance: int = 3,
                         min_size: int = 8, threshold: float | None = None) -> np.ndarray:
     """The classical pipeline: Gaussian smoothing (``smooth`` px), Otsu threshold (or a given

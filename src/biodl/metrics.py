@@ -238,6 +238,11 @@ CLASS_METRICS: dict[str, MetricFn] = {
 # Reported beside the scalar metrics, not averaged; naming it in ``metrics=`` is allowed and changes nothing.
 CONFUSION_MATRIX = "confusion_matrix"
 
+#: instance-segmentation scores (biodl.instances.SCORE_NAMES; computed there from per-image counts)
+SEGMENTATION_METRICS: tuple[str, ...] = (
+    "object_f1", "precision", "recall", "ap_50", "ap_60", "ap_70", "ap_80", "ap_90", "mean_ap", "pixel_iou", "dice",
+    "count_mae", "count_bias")
+
 METRIC_DIRECTION: dict[str, bool] = {  # metric name -> greater is better
     "rmse": False,
     "mae": False,
@@ -253,6 +258,10 @@ METRIC_DIRECTION: dict[str, bool] = {  # metric name -> greater is better
     "brier": False,
     "log_loss": False,
     "macro_f1": True,
+    # segmentation: object F1 / precision / recall at IoU 0.5, AP at each IoU, pixel overlap, count error
+    **{name: True for name in SEGMENTATION_METRICS},
+    "count_mae": False,
+    "count_bias": False,  # signed: nearer 0 is better; never a primary metric
 }
 
 # ---------------------------------------------------------------------------- public helpers

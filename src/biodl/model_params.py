@@ -28,6 +28,8 @@ class ModelParams:
     name: ClassVar[str]
     accepts: ClassVar[tuple[str, ...]]
     param_constraints: ClassVar[dict] = {}
+    #: outputs per pixel: trained for a pixel-wise task (segmentation) only, and those train it alone
+    pixelwise: ClassVar[bool] = False
 
 
 @MODEL_PARAMS.register
@@ -94,4 +96,15 @@ class MPNNParams(ModelParams):
 
     def __init__(self, hidden: int = 300, depth: int = 3, dropout: float = 0.0, aggregation: str = "mean",
                  ffn_hidden: Sequence[int] = (300,), activation: str = "relu", batch_norm: bool = False):
+        pass
+
+
+@MODEL_PARAMS.register
+class UNetParams(ModelParams):
+    name = "unet"
+    accepts = ("image",)
+    pixelwise = True
+    param_constraints = {"depth": Interval(1, 6), "width": POSITIVE_INT, "dropout": PROBABILITY}
+
+    def __init__(self, depth: int = 3, width: int = 16, dropout: float = 0.1):
         pass

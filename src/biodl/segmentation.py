@@ -20,11 +20,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from torch import nn
 
 from biodl.instances import check_mask, drop_small
+from biodl.losses import CrossEntropyDice
+from biodl.models.unet import UNet
 
 BACKGROUND, INTERIOR, BOUNDARY = 0, 1, 2
+#: ``kind`` of a segmentation model file (other biodl model files have none)
+KIND = "segmentation"
 
 
 def pixel_targets(mask: np.ndarray) -> np.ndarray:
@@ -39,58 +42,6 @@ def pixel_targets(mask: np.ndarray) -> np.ndarray:
     out = np.where(mask > 0, INTERIOR, BACKGROUND).astype(np.uint8)
     out[(mask > 0) & edge] = BOUNDARY
     return out
-
-
-def _block(c_in: int, c_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
-                         nn.Conv2d(c_out, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
-
-
-class UNet(nn.Module):
-    """U-Net (Ronneberger et al. 2015) with 'same' padding: ``depth`` 2× poolings, ``width``
-    filters at full resolution doubling per level, BatchNorm, dropout at the bottleneck, transposed
-    convolutions up, skip connections by concatenation.
-
-    Input float (B, C, H, W) with H and W multiples of ``2 ** depth`` (:func:`predict_full` pads);
-    output float32 logits (B, n_classes, H, W).
-    """
-
-    def __init__(self, in_channels: int = 1, n_classes: int = 3, *, depth: int = 3, width: int = 16,
-                 dropout: float = 0.1):
-        super().__init__()
-        if depth < 1 or width < 1 or not 0 <= dropout < 1:
-            raise ValueError(f"UNet needs depth >= 1, width >= 1 and 0 <= dropout < 1, got {depth}, {width}, {dropout}")
-        self.depth, self.width = depth, width
-        chans = [width * 2 ** d for d in range(depth + 1)]
-        self.down = nn.ModuleList([_block(in_channels if d == 0 else chans[d - 1], chans[d]) for d in range(depth + 1)])
-        self.pool = nn.MaxPool2d(2)
-        self.drop = nn.Dropout2d(dropout)
-        self.up = nn.ModuleList([nn.ConvTranspose2d(chans[d + 1], chans[d], 2, stride=2) for d in reversed(range(depth))])
-        self.merge = nn.ModuleList([_block(2 * chans[d], chans[d]) for d in reversed(range(depth))])
-        self.head = nn.Conv2d(chans[0], n_classes, 1)
-
-    @property
-    def multiple(self) -> int:
-        return 2 ** self.depth
-
-    @property
-    def reach(self) -> int:
-        """Pixels on each side that can change an output pixel (the receptive field's radius): two
-        3×3 convolutions per level on the way down and up, each reaching one pixel at its level's
-        scale, plus one pixel at each level's scale for every 2×2 pooling and up-sampling step."""
-        down = sum(2 * 2 ** d for d in range(self.depth + 1))
-        up = sum(2 * 2 ** d for d in range(self.depth))
-        return down + up + 2 * (2 ** self.depth - 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        skips = []
-        for d, block in enumerate(self.down):
-            x = block(x if d == 0 else self.pool(x))
-            skips.append(x)
-        x = self.drop(skips.pop())
-        for up, merge in zip(self.up, self.merge):
-            x = merge(torch.cat([skips.pop(), up(x)], dim=1))
-        return self.head(x)
 
 
 def _scale(images: np.ndarray) -> np.ndarray:
@@ -193,16 +144,58 @@ class SegmentationFit:
     interior: float = 0.5
     history: list[dict] = field(default_factory=list)
     best_epoch: int = 0
+    #: the featurizer spec of the images it was trained on (predict checks features against it)
+    featurizer_spec: dict | None = None
+    info: dict = field(default_factory=dict)
+
+    def save(self, path) -> None:
+        """One model file (torch.save of plain data: weights, architecture, thresholds), written
+        atomically; :meth:`load` reads it back."""
+        import json
+
+        from biodl import __version__
+        from biodl.io import atomic_file
+        from biodl.train import MODEL_FORMAT
+
+        payload = {"format": MODEL_FORMAT, "kind": KIND, "biodl_version": __version__,
+                   "model_spec": self.net.spec, "input_shape": list(self.net.input_shape),
+                   "n_outputs": self.net.n_outputs,
+                   "state_dict": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
+                   "foreground": float(self.foreground), "interior": float(self.interior),
+                   "history": self.history, "best_epoch": int(self.best_epoch),
+                   "featurizer_spec": self.featurizer_spec, "info": json.loads(json.dumps(self.info, default=str))}
+        with atomic_file(path) as tmp:
+            torch.save(payload, tmp)
+
+    @classmethod
+    def load(cls, path) -> SegmentationFit:
+        """A fit saved by :meth:`save`; any other file is one UserError line."""
+        from pathlib import Path
+
+        from biodl.errors import UserError
+        from biodl.models import build_model
+        from biodl.train import read_model_file
+
+        payload = read_model_file(Path(path))
+        if payload.get("kind") != KIND:
+            raise UserError(f"{path}: not a segmentation model (a {payload.get('task_type', 'non-pixel')} model)")
+        net = build_model(payload["model_spec"], input_shape=payload["input_shape"], n_outputs=payload["n_outputs"])
+        try:
+            net.load_state_dict(payload["state_dict"])
+        except RuntimeError as exc:
+            raise UserError(f"{path}: weights do not fit the U-Net its spec builds ({str(exc)[:160]})") from None
+        net.eval()
+        return cls(net, payload["foreground"], payload["interior"], payload["history"], payload["best_epoch"],
+                   payload["featurizer_spec"], payload["info"])
 
 
-def _dice_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """1 - soft Dice of the foreground (interior + boundary) and of the interior, averaged."""
-    probs = torch.softmax(logits, 1)
-    losses = []
-    for p, t in ((probs[:, INTERIOR] + probs[:, BOUNDARY], target != BACKGROUND), (probs[:, INTERIOR], target == INTERIOR)):
-        t = t.float()
-        losses.append(1 - (2 * (p * t).sum() + 1) / (p.sum() + t.sum() + 1))
-    return sum(losses) / len(losses)
+def is_segmenter(path) -> bool:
+    """True when ``path`` is a segmentation model file (predict and evaluate branch on it)."""
+    from pathlib import Path
+
+    from biodl.train import read_model_file
+
+    return read_model_file(Path(path)).get("kind") == KIND
 
 
 def _crops(images: np.ndarray, targets: np.ndarray, size: int, n: int, rng: np.random.Generator):
@@ -231,12 +224,13 @@ def fit_unet(images: np.ndarray, masks: Sequence[np.ndarray], valid_images: np.n
              valid_masks: Sequence[np.ndarray], *, depth: int = 3, width: int = 16, dropout: float = 0.1,
              crop: int = 96, batch_size: int = 16, steps_per_epoch: int = 40, epochs: int = 60,
              patience: int = 10, lr: float = 1e-3, weight_decay: float = 1e-4, seed: int = 0,
-             choose_thresholds: bool = True, log=None) -> SegmentationFit:
+             choose_thresholds: bool = True, log=None, progress=None) -> SegmentationFit:
     """Train a :class:`UNet` on random crops (flips, 90° rotations) of ``images`` (N, C, H, W; uint8
     or float) with instance ``masks`` (N × (H, W)); loss = cross-entropy + soft Dice; early stopping
     on the validation loss of whole validation images (the best epoch's weights are kept). Then the
     two thresholds of :func:`instances_from_maps` are chosen on the validation images by object F1
-    at IoU 0.5 (never on test). ``log(line)`` gets one line per epoch."""
+    at IoU 0.5 (never on test). ``log(line)`` gets one line per epoch; ``progress(state)`` the
+    state :func:`biodl.train.fit` gives its hook (monitor ``valid_loss``)."""
     from biodl.instances import segmentation_scores
 
     if epochs < 1 or steps_per_epoch < 1 or patience < 1:
@@ -249,13 +243,13 @@ def fit_unet(images: np.ndarray, masks: Sequence[np.ndarray], valid_images: np.n
     t_train = np.stack([pixel_targets(m) for m in masks])
     x_valid = _scale(valid_images)
     t_valid = torch.from_numpy(np.stack([pixel_targets(m) for m in valid_masks]).astype(np.int64))
-    net = UNet(x_train.shape[1], 3, depth=depth, width=width, dropout=dropout)
+    net = UNet(x_train.shape[1:], 3, depth=depth, width=width, dropout=dropout)
     crop = max(net.multiple, crop // net.multiple * net.multiple)
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
     # interior and boundary pixels are rarer than background: weigh classes by inverse frequency
     freq = np.bincount(t_train.ravel(), minlength=3).astype(np.float64) + 1
     weight = torch.tensor((freq.sum() / (3 * freq)).clip(0.2, 10), dtype=torch.float32)
-    ce = nn.CrossEntropyLoss(weight=weight)
+    loss_fn = CrossEntropyDice(weight)
     best, best_state, best_epoch, history, bad = np.inf, None, 0, [], 0
     for epoch in range(epochs):
         net.train()
@@ -264,7 +258,7 @@ def fit_unet(images: np.ndarray, masks: Sequence[np.ndarray], valid_images: np.n
             xb, yb = _crops(x_train, t_train, crop, batch_size, rng)
             xb, yb = torch.from_numpy(xb), torch.from_numpy(yb.astype(np.int64))
             logits = net(xb)
-            loss = ce(logits, yb) + _dice_loss(logits, yb)
+            loss = loss_fn(logits, yb)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -273,7 +267,7 @@ def fit_unet(images: np.ndarray, masks: Sequence[np.ndarray], valid_images: np.n
         with torch.no_grad():
             padded = np.stack([_pad_to(x, net.multiple)[0] for x in x_valid])
             logits = net(torch.from_numpy(padded))[:, :, :x_valid.shape[2], :x_valid.shape[3]]
-            valid_loss = float(ce(logits, t_valid) + _dice_loss(logits, t_valid))
+            valid_loss = float(loss_fn(logits, t_valid))
         if not np.isfinite(valid_loss):
             raise ValueError(f"validation loss is {valid_loss} at epoch {epoch} (diverged): lower the learning rate")
         history.append({"epoch": epoch, "train_loss": total / steps_per_epoch, "valid_loss": valid_loss})
@@ -285,8 +279,12 @@ def fit_unet(images: np.ndarray, masks: Sequence[np.ndarray], valid_images: np.n
             best_epoch = epoch
         else:
             bad += 1
-            if bad >= patience:
-                break
+        if progress is not None:
+            progress({"epoch": epoch, "epochs": epochs, "monitor": "valid_loss", "greater": False,
+                      "score": valid_loss, "best": best, "best_epoch": best_epoch, "patience": patience,
+                      "last": bad >= patience or epoch == epochs - 1})
+        if bad >= patience:
+            break
     net.load_state_dict(best_state)
     fit = SegmentationFit(net, history=history, best_epoch=best_epoch)
     if choose_thresholds:

@@ -413,6 +413,23 @@ class SearchSpec(Spec):
         5, description="optuna only: completed trials before pruning starts")
 
 
+ImageSide = Annotated[int, Bounds(ge=16, le=8192)]
+
+
+def _image_size_kind(value: Any) -> str | None:
+    if isinstance(value, list):
+        return "kind=pair"
+    return "kind=side" if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+#: one side (a square image) or [width, height], in pixels
+ImageSize = Annotated[Annotated[ImageSide, Tag("kind=side")]
+                      | Annotated[Annotated[list[ImageSide], annotated_types.Len(2, 2)], Tag("kind=pair")],
+                      Discriminator(_image_size_kind, custom_error_type="image_size",
+                                    custom_error_message="must be one side in pixels (128) or [width, height] "
+                                                         "(e.g. [696, 520])")]
+
+
 class SimulateCellsSpec(Spec):
     """The BBBC005-style simulator behind the default cell dataset."""
 
@@ -421,13 +438,31 @@ class SimulateCellsSpec(Spec):
     counts: Annotated[list[Annotated[int, Bounds(ge=0, le=10_000)]], annotated_types.Len(2, 2)] = [1, 30]
     sites: Annotated[int, Bounds(ge=1, le=1000)] = 3
     blurs: list[Annotated[int, Bounds(ge=1, le=48)]] = [1, 10, 23, 48]
-    size: Annotated[int, Bounds(ge=16, le=8192)] = 128
+    size: ImageSize = Field(128, description="image side in pixels (square), or [width, height], e.g. [696, 520]")
 
     @model_validator(mode="after")
     def _range(self) -> SimulateCellsSpec:
         if self.counts[0] > self.counts[1]:
             raise PydanticCustomError("range", "counts must be [low, high] with low <= high")
         return self
+
+
+def _simulate_kind(value: Any) -> str | None:
+    return "kind=list" if isinstance(value, list) else "kind=one" if isinstance(value, (dict, SimulateCellsSpec)) \
+        else None
+
+
+#: one simulated set, or several (each its own ``out``): the benchmark config adds full-size fields
+SimulateCells = Annotated[Annotated[SimulateCellsSpec, Tag("kind=one")]
+                          | Annotated[Annotated[list[SimulateCellsSpec], annotated_types.Len(1, 20)], Tag("kind=list")],
+                          Discriminator(_simulate_kind, custom_error_type="simulate_cells",
+                                        custom_error_message="must be one simulator block or a list of them")]
+
+
+def simulated_sets(spec) -> list:
+    """The config's simulated cell sets as a list (``simulate_cells`` may be one block or several)."""
+    value = spec.simulate_cells
+    return list(value) if isinstance(value, list) else [value]
 
 
 @cache
@@ -459,6 +494,9 @@ def _build_spec_classes():
         search=(Optional[SearchSpec], None),
         baseline=(baseline_type, None),  # left out: no baseline
         test_sets=(list[Name], Field(default_factory=list)),
+        # segmentation: other experiments on the same dataset and split whose count predictions are
+        # scored beside this one's (a count-regression CNN beside the U-Net)
+        compare_counts=(list[Name], Field(default_factory=list)),
         gpu=(bool, False),
         # replicate r splits with seed + r and trains with seed + r; scores are reported as mean ± sd
         replicates=(Annotated[int, Bounds(ge=1, le=100)], 1),
@@ -469,7 +507,7 @@ def _build_spec_classes():
         seed=(Annotated[int, Bounds(ge=0, le=2**31 - 1)], 0),
         n_jobs=(Annotated[int, Bounds(ge=-1, le=1024)], 1),
         featurizers=(dict[Name, featurizer_type], ...),
-        simulate_cells=(SimulateCellsSpec, Field(default_factory=SimulateCellsSpec)),
+        simulate_cells=(SimulateCells, Field(default_factory=SimulateCellsSpec)),
         datasets=(Annotated[dict[Name, dataset], annotated_types.MinLen(1)], ...),
         experiments=(dict[Name, experiment], Field(default_factory=dict)),
     )
@@ -486,6 +524,10 @@ def _cross_check(spec) -> None:
     """Every name an experiment or dataset uses exists and fits; raises _Problem."""
     classes = _registry_blocks()["classes"]
     featurizer_cls = {name: classes["featurizer"][f.type] for name, f in spec.featurizers.items()}
+    outs = [sim.out for sim in simulated_sets(spec)]
+    for i, out in enumerate(outs):
+        if out in outs[:i]:
+            raise _Problem(f"simulate_cells[{i}].out", f"{out!r} is written by simulate_cells[{outs.index(out)}] too")
     for name, ds in spec.datasets.items():
         fmt = ds.source.format
         for i, fz in enumerate(ds.featurizers):
@@ -539,6 +581,7 @@ def _cross_check(spec) -> None:
                                                           f"{name!r} is {exp.task}")
         if exp.uncertainty.heteroscedastic and task is not None and not task.heteroscedastic_loss:
             raise _Problem(f"{where}.uncertainty.heteroscedastic", f"applies to regression, not {exp.task}")
+        _check_segmentation(spec, name, exp, ds)
         featurizers_read = [("featurizer", exp.featurizer)]
         if exp.baseline is not None:
             base_fz = exp.baseline.featurizer or exp.featurizer
@@ -572,6 +615,51 @@ def _cross_check(spec) -> None:
                                                               f"{fz!r} ({key}) too (listed: "
                                                               f"{', '.join(other.featurizers)})")
         _check_search(where, exp)
+
+
+def _check_segmentation(spec, name: str, exp, ds) -> None:
+    """The segmentation task and the U-Net go together, need masks, and train one network (no
+    search, ensemble or calibration); its training-crop settings and count comparisons are its own."""
+    where = f"experiments.{name}"
+    segmentation = exp.task is not None and task_class(exp.task).pixelwise
+    model_cls = _registry_blocks()["classes"]["model"][exp.model.type]
+    if model_cls.pixelwise != segmentation:
+        if segmentation:
+            able = [n for n, c in _registry_blocks()["classes"]["model"].items() if c.pixelwise]
+            raise _Problem(f"{where}.model.type", f"task {exp.task} trains a {' or '.join(able)}, not "
+                                                  f"{exp.model.type!r}")
+        pixel_tasks = [n for n in task_names() if task_class(n).pixelwise]
+        raise _Problem(f"{where}.task", f"model {exp.model.type} predicts pixel classes: set task: "
+                                        f"{' or '.join(pixel_tasks)}")
+    if not segmentation:
+        for key in ("crop", "steps_per_epoch"):
+            if getattr(exp.train, key) is not None:
+                raise _Problem(f"{where}.train.{key}", f"applies to a pixel-wise task (segmentation: random "
+                                                        f"training crops), not {exp.task or 'this task'}")
+        if exp.compare_counts:
+            raise _Problem(f"{where}.compare_counts", "applies to a pixel-wise task (segmentation)")
+        return
+    if getattr(ds.source, "masks", None) is None:
+        raise _Problem(f"datasets.{exp.dataset}.source.masks", f"experiment {name!r} segments cells and needs a "
+                                                                "folder of instance masks here")
+    if exp.search is not None:
+        raise _Problem(f"{where}.search", "not available for segmentation yet: set model and train by hand")
+    unc = exp.uncertainty
+    if unc.method != "none" or unc.heteroscedastic:
+        raise _Problem(f"{where}.uncertainty", "segmentation states no uncertainty yet: leave the block out")
+    for i, other_name in enumerate(exp.compare_counts):
+        other = spec.experiments.get(other_name)
+        at = f"{where}.compare_counts[{i}]"
+        if other is None or other_name == name:
+            raise _Problem(at, f"{other_name!r} is not another experiment (defined: {', '.join(spec.experiments)})")
+        if (other.dataset, other.split) != (exp.dataset, exp.split):
+            raise _Problem(at, f"{other_name!r} uses dataset {other.dataset!r} split {other.split!r}; counts are "
+                               f"compared on the same images: dataset {exp.dataset!r} split {exp.split!r}")
+        if other.task not in (None, "regression"):
+            raise _Problem(at, f"{other_name!r} is {other.task}; a count comparison reads a regression's counts")
+        if other.replicates < exp.replicates:
+            raise _Problem(at, f"{other_name!r} has {other.replicates} replicate(s), this experiment "
+                               f"{exp.replicates}: each replicate is compared with the other's same replicate")
 
 
 def _check_search(where: str, exp) -> None:

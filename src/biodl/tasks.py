@@ -83,6 +83,10 @@ class Task:
     report_sections: ClassVar[tuple[str, ...]] = ()
     #: the template that renders its uncertainty metrics in the report
     uncertainty_table: ClassVar[str]
+    #: pixel-wise: a U-Net trained on instance masks (biodl.segmentation), not the generic loop;
+    #: ``arrays_from_table`` then gives per-item statistics that ``score`` sums, not labels, so
+    #: there is no mean-predictor reference and no constant-output check
+    pixelwise: ClassVar[bool] = False
 
     def __init__(self, tasks: Sequence[str], *, loss: str | None = None, n_classes: int | None = None):
         self.tasks = [str(t) for t in tasks]
@@ -160,6 +164,13 @@ class Task:
     def from_class_probabilities(per_task: Sequence[np.ndarray]) -> np.ndarray:
         """What per-task sklearn classifiers' class probabilities (one (N, K) array each) predict."""
         raise NotImplementedError
+
+    def bootstrap(self, y_true: np.ndarray, y_pred: np.ndarray, *, n_boot: int, seed: int) -> dict[str, np.ndarray]:
+        """Every metric on ``n_boot`` seeded resamples of the items: ``{name: float64 (n_boot,)}``."""
+        from biodl import stats
+
+        return stats.bootstrap_metrics(y_true, y_pred, self.metrics, class_rows=bool(getattr(self, "class_rows", False)),
+                                       n_boot=n_boot, seed=seed)
 
     def arrays_from_table(self, frame) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """Rows of one model on one split part → (y_true, y_pred, tasks), items ordered by ``row``."""
@@ -517,6 +528,80 @@ class Multiclass(Classification):
         return per_task[0]
 
 
+@TASKS.register
+class Segmentation(Task):
+    """Instance segmentation of cell images: a U-Net (``model: {type: unet}``) predicts background /
+    interior / boundary per pixel (loss ``ce_dice``), and cells are grown from the interior by
+    watershed (:mod:`biodl.segmentation`); the dataset needs masks (an ``images`` source with
+    ``masks:``). The prediction table has one row per image, task ``instances``: ``y_true`` /
+    ``y_pred`` the true and predicted number of cells, ``mask_true`` / ``mask_pred`` the masks
+    (:func:`biodl.instances.encode_mask`). Scores are the imaging field's (StarDist / Cellpose
+    matching, :mod:`biodl.instances`), counted per image and summed over the images scored, so a
+    bootstrap resamples images."""
+
+    name = "segmentation"
+    losses = ("ce_dice",)
+    default_loss = "ce_dice"
+    #: names only: scores come from summed per-image counts (biodl.instances), not per-item functions
+    metrics = dict.fromkeys(M.SEGMENTATION_METRICS)
+    primary_metric = "object_f1"
+    pixelwise = True
+    report_sections = ("segmentation",)
+    uncertainty_table = "_uncertainty_regression.html.j2"
+    #: the one row per image in the prediction table
+    TASK = "instances"
+
+    @property
+    def n_outputs(self) -> int:
+        return 3
+
+    @classmethod
+    def score(cls, y_true, y_pred, *, tasks=None, metrics=None):
+        from biodl.instances import scores_from_sums
+
+        names = M.select_metrics(cls.name, cls.metrics, metrics)
+        stats = np.asarray(y_true, np.float64)
+        scores = scores_from_sums(stats.sum(axis=0)) if len(stats) else {}
+        mean = {n: (float(scores[n]) if n in scores and np.isfinite(scores[n]) else None) for n in names}
+        task = (tasks or [cls.TASK])[0]
+        return {"per_task": {task: dict(mean)}, "mean": mean, "n": {task: len(stats)}, "notes": []}
+
+    def bootstrap(self, y_true, y_pred, *, n_boot, seed):
+        from biodl import stats
+        from biodl.instances import scores_from_sums
+
+        per_image = np.asarray(y_true, np.float64)
+        draws = [scores_from_sums(block @ per_image) for block in stats.iter_counts(len(per_image), n_boot, seed)]
+        return {n: np.concatenate([d[n] for d in draws]) for n in self.metrics}
+
+    def arrays_from_table(self, frame):
+        """(per-image statistics (n, len(STAT_COLUMNS)), predicted counts (n, 1), [task]), by row."""
+        from biodl.instances import decode_mask, image_stats
+
+        frame = frame.sort_values("row")
+        stats = np.array([image_stats(decode_mask(t), decode_mask(p))
+                          for t, p in zip(frame["mask_true"], frame["mask_pred"])], np.float64)
+        stats = stats.reshape(len(frame), -1) if len(frame) else np.zeros((0, 1))
+        return stats, frame["y_pred"].to_numpy(np.float64)[:, None], [self.TASK]
+
+    def scores_by_task(self, frame):
+        return {}
+
+    def frame(self, model: str, part: str, ds, idx: np.ndarray, pred_masks) -> Any:
+        """Prediction-table rows of ``model`` on the images ``idx`` of the dataset ``ds`` (which
+        holds the true masks) with their predicted instance masks."""
+        import pandas as pd
+
+        from biodl.instances import encode_mask, n_objects
+
+        truths = [ds.masks[i] for i in idx]
+        return pd.DataFrame({
+            "model": model, "split": part, "id": ds.meta["id"].to_numpy()[idx], "row": ds.meta["row"].to_numpy()[idx],
+            "task": self.TASK, "y_true": np.array([n_objects(t) for t in truths], np.float64),
+            "y_pred": np.array([n_objects(p) for p in pred_masks], np.float64),
+            "mask_true": [encode_mask(t) for t in truths], "mask_pred": [encode_mask(p) for p in pred_masks]})
+
+
 # -- which task a dataset or a prediction table is ---------------------------------------------------
 def infer_task_type(y: Any) -> str:
     """``"binary"`` when every labelled value (NaN = missing) is 0 or 1, in any number of columns;
@@ -540,4 +625,6 @@ def infer_task_type(y: Any) -> str:
 def task_type_of_table(frame) -> str:
     """The task type a prediction table was written for: class-probability rows are multiclass;
     otherwise as inferred from the labels."""
+    if "mask_pred" in frame.columns:
+        return Segmentation.name
     return Multiclass.name if "proba" in frame.columns else infer_task_type(frame["y_true"].to_numpy())

@@ -136,6 +136,10 @@ class TrainConfig:
     device: str = "auto"
     seed: int = 0
     progress: bool = True
+    # segmentation (the U-Net trains on random crops, flipped and turned): crop side in pixels and
+    # batches per epoch; None = biodl.segmentation's defaults. Other tasks refuse them (biodl.spec).
+    crop: int | None = None
+    steps_per_epoch: int | None = None
 
     param_constraints: ClassVar[dict] = {
         "epochs": Interval(1, None), "batch_size": Interval(1, None), "lr": Interval(0, None, closed="neither"),
@@ -144,7 +148,8 @@ class TrainConfig:
         "clip_features": Interval(0, None, closed="neither"), "optimizer": Choices(*OPTIMIZERS.names()),
         "lr_schedule": Choices(*SCHEDULES.names()), "loss": Choices(*LOSSES.names()),
         "monitor": Choices(*METRIC_DIRECTION), "class_weight": Choices("none", "balanced"),
-        "augment": Choices("none", "reverse_complement"),
+        "augment": Choices("none", "reverse_complement"), "crop": Interval(8, None),
+        "steps_per_epoch": Interval(1, None),
     }
 
     @classmethod
@@ -333,7 +338,9 @@ class TrainedModel:
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | None = None) -> TrainedModel:
         path = Path(path)
-        payload = _read_model_file(path)
+        payload = read_model_file(path)
+        if payload.get("kind") == "segmentation":
+            raise UserError(f"{path}: a segmentation model (U-Net); it predicts masks through biodl.segmentation")
         try:
             task = make_task(payload["task_type"], payload["tasks"], loss=payload["loss"],
                              n_classes=payload["n_classes"])
@@ -351,7 +358,9 @@ class TrainedModel:
             raise UserError(f"{path}: {exc}") from None
 
 
-def _read_model_file(path: Path) -> dict:
+def read_model_file(path: Path) -> dict:
+    """The payload of a biodl model file (any kind: ``payload.get("kind")`` is "segmentation" for
+    a U-Net segmenter), or a one-line UserError when it is missing, not one, or of another format."""
     import torch
 
     if not path.is_file():

@@ -102,3 +102,16 @@ def all_reports():
     """A report per experiment and the leaderboard (none without experiments)."""
     names = list(SPEC.experiments)
     return [f"results/reports/{name}.html" for name in names] + (["results/reports/index.html"] if names else [])
+
+
+def count_comparison_inputs(wc, rep=None):
+    """Segmentation: the prediction tables of the experiments whose counts are compared (same replicate)."""
+    rep = wc.rep if rep is None else rep
+    return [f"results/predictions/{name}/rep{rep}.parquet" for name in experiment(wc).compare_counts]
+
+
+def count_comparison_args(wc, rep=None):
+    """--compare-counts NAME=PATH pairs as a list (each item quoted on its own)."""
+    rep = wc.rep if rep is None else rep
+    return [f"--compare-counts={name}=results/predictions/{name}/rep{rep}.parquet"
+            for name in experiment(wc).compare_counts]

@@ -3,10 +3,12 @@ rule evaluate:
         predictions=evaluation_inputs,
         split=lambda wc: split_file(experiment(wc), wc.rep),
         model="results/models/{experiment}/rep{rep}/manifest.json",
+        compare_counts=count_comparison_inputs,
     output:
         "results/metrics/{experiment}/rep{rep}.json",
     params:
         task=lambda wc: [f"--task={experiment(wc).task}"] if experiment(wc).task else [],
+        compare_counts=count_comparison_args,
     conda:
         "../envs/biodl.yaml"
     log:
@@ -15,7 +17,8 @@ rule evaluate:
         "benchmarks/evaluate/{experiment}/rep{rep}.tsv"
     shell:
         "biodl evaluate --name {wildcards.experiment:q} --predictions {input.predictions:q} --split {input.split:q} "
-        "{params.task:q} --model-manifest {input.model:q} --replicate {wildcards.rep:q} --out {output:q} 2> {log:q}"
+        "{params.task:q} {params.compare_counts:q} --model-manifest {input.model:q} --replicate {wildcards.rep:q} "
+        "--out {output:q} 2> {log:q}"
 
 
 rule summarize:

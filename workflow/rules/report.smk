@@ -8,6 +8,7 @@ rule report:
         model="results/models/{experiment}/rep0/manifest.json",
         split=lambda wc: split_file(experiment(wc), 0),
         features=lambda wc: f"{features_dir(experiment(wc).dataset, experiment(wc).featurizer)}/manifest.json",
+        compare_counts=lambda wc: count_comparison_inputs(wc, rep=0),
     output:
         report(
             "results/reports/{experiment}.html",
@@ -19,6 +20,7 @@ rule report:
         model_dir=lambda wc, input: os.path.dirname(input.model),
         features=lambda wc, input: os.path.dirname(input.features),
         spec=lambda wc: as_json(experiment(wc).dump()),
+        compare_counts=lambda wc: count_comparison_args(wc, rep=0),
     conda:
         "../envs/biodl.yaml"
     log:
@@ -28,7 +30,8 @@ rule report:
     shell:
         "biodl report --name {wildcards.experiment:q} --metrics {input.metrics:q} "
         "--predictions {input.predictions:q} --model-dir {params.model_dir:q} --split {input.split:q} "
-        "--features {params.features:q} --experiment {params.spec:q} --out {output:q} 2> {log:q}"
+        "--features {params.features:q} --experiment {params.spec:q} {params.compare_counts:q} --out {output:q} "
+        "2> {log:q}"
 
 
 rule leaderboard:

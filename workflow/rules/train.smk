@@ -13,7 +13,7 @@ rule train:
             {
                 k: v
                 for k, v in experiment(wc).dump().items()
-                if k not in ("baseline", "description", "test_sets", "replicates")
+                if k not in ("baseline", "description", "test_sets", "replicates", "compare_counts")
             }
         ),
         seed=replicate_seed,

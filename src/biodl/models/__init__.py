@@ -29,6 +29,7 @@ from biodl.models.cnn1d import CNN1D  # noqa: E402
 from biodl.models.cnn2d import CNN2D  # noqa: E402
 from biodl.models.rnn import RNN  # noqa: E402
 from biodl.models.mpnn import MPNN  # noqa: E402
+from biodl.models.unet import UNet  # noqa: E402
 
 #: constructor arguments that come from the data, not from the spec
 _DATA_ARGS = ("input_shape", "n_outputs")
@@ -82,6 +83,7 @@ __all__ = [
     "MPNN",
     "Model",
     "RNN",
+    "UNet",
     "build_model",
     "count_parameters",
     "model_params",

@@ -236,12 +236,51 @@ def _confusion(ctx: dict) -> list[dict]:
     return [{"title": "Confusion matrix", "uri": plots.confusion(matrix, labels)}]
 
 
+def _segmentation(ctx: dict) -> list[dict]:
+    """Test images with the best, median and worst object F1 of the deep model (image, true and
+    predicted outlines), and the count parity of every model that counted the test images."""
+    from biodl.instances import decode_mask, segmentation_scores
+    from biodl.report import plots
+
+    d = ctx["deep_rows"].sort_values("row")
+    figures = []
+    X, position = ctx.get("images"), ctx.get("image_position") or {}
+    if X is not None and len(d):
+        f1 = np.array([segmentation_scores([decode_mask(t)], [decode_mask(p)], thresholds=(0.5,))["objects"][0.5]["f1"]
+                       for t, p in zip(d["mask_true"], d["mask_pred"])])
+        order = np.argsort(-f1, kind="stable")
+        picks = [("best", order[0]), ("median", order[len(order) // 2]), ("worst", order[-1])]
+        rows = [(f"{label} (F1 {f1[i]:.2f}, {int(d['y_true'].iloc[i])} cells)", X[position[int(d["row"].iloc[i])]],
+                 decode_mask(d["mask_true"].iloc[i]), decode_mask(d["mask_pred"].iloc[i]))
+                for label, i in picks if int(d["row"].iloc[i]) in position]
+        if rows:
+            figures.append({"title": f"Test images: best, median and worst object F1 at IoU 0.5 ({ctx['deep']}; "
+                                     "green = truth, magenta = prediction)", "uri": plots.segmentation_overlays(rows)})
+    counted = [(ctx["deep"], d.set_index("row")["y_pred"])]
+    if ctx["base_rows"] is not None:
+        counted.append((ctx["base"], ctx["base_rows"].set_index("row")["y_pred"]))
+    for label, frame in (ctx.get("compare") or {}).items():
+        test = frame[frame["split"] == "test"]
+        counted.append((label, test.set_index("row")["y_pred"]))
+    truth = d.set_index("row")["y_true"]
+    rows = truth.index
+    for _, pred in counted:
+        rows = rows.intersection(pred.index)
+    if len(rows):
+        figures.append({"title": f"Cell counts on the {len(rows)} test images every model counted",
+                        "uri": plots.count_parity(truth.loc[rows].to_numpy(),
+                                                  [(label, pred.loc[rows].to_numpy()) for label, pred in counted])})
+    return figures
+
+
 #: per-task figures, drawn for each of the first tasks, and figures of the whole model
-SECTIONS = {"parity": _parity, "roc_pr": _roc_pr, "domain": _domain, "reliability": _reliability}
+SECTIONS = {"parity": _parity, "roc_pr": _roc_pr, "domain": _domain, "reliability": _reliability,
+            "segmentation": _segmentation}
 MODEL_SECTIONS = {"confusion": _confusion}
 
 
-def _figures(metrics: dict, predictions, history, monitor: str | None, loss_name: str | None = None) -> list[dict]:
+def _figures(metrics: dict, predictions, history, monitor: str | None, loss_name: str | None = None,
+             extra: Mapping | None = None) -> list[dict]:
     from biodl.report import plots
     from biodl.tasks import task_class
 
@@ -252,12 +291,12 @@ def _figures(metrics: dict, predictions, history, monitor: str | None, loss_name
     base = baselines[0] if baselines else None
     if history is not None and monitor and f"valid_{monitor}" in history:
         loss = loss_name or "loss"
-        scale = "" if task_cls.is_classifier else " on standardized targets"
+        scale = "" if task_cls.is_classifier or task_cls.pixelwise else " on standardized targets"
         figures.append({"title": f"Learning curve: training {loss}{scale} and validation {monitor}",
                         "uri": plots.learning_curve(history, monitor, loss)})
     tasks = list(dict.fromkeys(predictions["task"]))
     ctx = {"metrics": metrics, "predictions": predictions, "deep": deep, "base": base, "tasks": tasks,
-           "task_class": task_cls}
+           "task_class": task_cls, **(extra or {})}
     for task in tasks[:4]:  # a page, not a catalogue: the first tasks of a multitask model
         d = _frame_for(predictions, deep, "test", task)
         if len(d) == 0:
@@ -328,8 +367,12 @@ def _domain_text(row) -> str | None:
 def write_experiment_report(name: str, metrics_path: str | Path, predictions: Sequence[str | Path],
                             out: str | Path, *, model_dir: str | Path | None = None,
                             split_path: str | Path | None = None, features: str | Path | None = None,
-                            experiment: Mapping | None = None) -> Path:
-    """Render the self-contained HTML report of one experiment. Returns its path."""
+                            experiment: Mapping | None = None,
+                            compare_counts: Mapping[str, str | Path] | None = None) -> Path:
+    """Render the self-contained HTML report of one experiment. Returns its path.
+
+    ``compare_counts``: other experiments' prediction files (segmentation: their counts are drawn
+    in the count parity plot beside the segmenter's and its baseline's)."""
     import pandas as pd
 
     metrics = _read_json(metrics_path, "metrics file")
@@ -361,7 +404,9 @@ def write_experiment_report(name: str, metrics_path: str | Path, predictions: Se
         "audit": _audit_rows(split.get("audit") or {}),
         "primary": primary, "greater": greater, "uncertainty_rows": uncertainty_rows,
         "interval_rows": _interval_rows(uncertainty_rows), "set_rows": _set_rows(uncertainty_rows),
-        "figures": _figures(metrics, preds, history, monitor, loss_name),
+        "figures": _figures(metrics, preds, history, monitor, loss_name,
+                            _segmentation_inputs(features, compare_counts or {})),
+        "count_rows": _count_rows(metrics),
         "search": search.to_dict("records") if search is not None else [],
         "search_columns": list(search.columns) if search is not None else [],
         "uncertain_label": unc_label, "uncertain": uncertain,
@@ -369,6 +414,41 @@ def write_experiment_report(name: str, metrics_path: str | Path, predictions: Se
         "uncertainty_table": _task_class(metrics["task_type"]).uncertainty_table,
     }
     return _write_page(_env().get_template("experiment.html.j2").render(**context), out)
+
+
+def _segmentation_inputs(features: Path | None, compare_counts: Mapping) -> dict:
+    """What the segmentation figures read besides the predictions: the images (memory-mapped) by
+    raw row, and the compared experiments' prediction tables."""
+    import pandas as pd
+
+    out: dict[str, Any] = {"compare": {}}
+    for name, path in compare_counts.items():
+        if not Path(path).is_file():
+            raise UserError(f"report: predictions file not found: {path}")
+        for model, frame in pd.read_parquet(path).groupby("model", sort=True):
+            out["compare"][f"{name}:{model}"] = frame
+    if features is not None and (features / "X.npy").is_file() and (features / "meta.parquet").is_file():
+        meta = pd.read_parquet(features / "meta.parquet", columns=["row"])
+        out["images"] = np.load(features / "X.npy", mmap_mode="r")
+        out["image_position"] = {int(r): i for i, r in enumerate(meta["row"])}
+    return out
+
+
+def _count_rows(metrics: dict) -> list[dict]:
+    """Count MAE per model on the test images all compared models counted, and each paired
+    difference from the deep model (segmentation with compare_counts)."""
+    entry = (metrics.get("count_comparison") or {}).get("test")
+    if not entry:
+        return []
+    n = entry["n"][0] if isinstance(entry["n"], list) else entry["n"]
+    deep = metrics.get("deep_model")
+    rows = []
+    for label, m in entry["models"].items():
+        diff = entry["differences"].get(label) or {}
+        rows.append({"model": label, "deep": label == deep, "mae": m["value"], "interval": m["interval"], "n": n,
+                     "difference": diff.get("difference"), "diff_interval": diff.get("interval"),
+                     "verdict": diff.get("verdict")})
+    return sorted(rows, key=lambda r: (not r["deep"], r["model"]))
 
 
 def _task_class(task_type: str):

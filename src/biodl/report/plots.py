@@ -46,7 +46,10 @@ def learning_curve(history, monitor: str, loss: str = "loss") -> str:
     ax2.plot(history["epoch"], history[column], color=DEEP, label=f"validation {monitor}")
     ax2.set_ylabel(f"validation {monitor}", color=DEEP)
     ax2.spines["top"].set_visible(False)
-    best = history[column].idxmin() if monitor in ("rmse", "mae", "brier", "log_loss") else history[column].idxmax()
+    from biodl.metrics import METRIC_DIRECTION
+
+    greater = METRIC_DIRECTION.get(monitor, False)  # a monitored loss (segmentation's) is lower-is-better
+    best = history[column].idxmax() if greater else history[column].idxmin()
     ax2.axvline(history.loc[best, "epoch"], color=DEEP, ls=":", lw=1)
     ax.set_title("learning curve (dotted: best epoch, weights restored)")
     return to_data_uri(fig)

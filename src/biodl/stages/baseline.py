@@ -33,6 +33,9 @@ def baseline_experiment(name: str, experiment: Mapping, features: str | Path, sp
     task_type = experiment.get("task") or infer_task_type(ds.y)
     spec = experiment["baseline"]
     baseline = make_baseline(spec, task_type=task_type, seed=derive_seed(seed, name, "baseline"), n_jobs=n_jobs)
+    task = make_task(task_type, ds.tasks)
+    if task.pixelwise:
+        return _segmentation_baseline(name, baseline, spec, ds, pos, out, test_sets or {})
     baseline.fit(ds.X[pos["train"]], ds.y[pos["train"]], ds.X[pos["valid"]], ds.y[pos["valid"]])
     sources = [(part, ds, pos[part]) for part in PARTS]
     for test_name, path in (test_sets or {}).items():
@@ -44,4 +47,28 @@ def baseline_experiment(name: str, experiment: Mapping, features: str | Path, sp
         predictions.check_finite(pred, f"experiment {name!r} baseline ({part})")
         task = make_task(task_type, data.tasks)
         frames.append(predictions.frame_for(spec["type"], part, data, idx, task, task.point_columns(pred)))
+    predictions.write(pd.concat(frames, ignore_index=True), out)
+
+
+def _segmentation_baseline(name, baseline, spec, ds, pos, out, test_sets) -> None:
+    """A segmentation baseline: fitted on the masks (settings chosen on validation), masks predicted
+    for every part, rows as the U-Net's (:meth:`biodl.tasks.Segmentation.frame`)."""
+    import pandas as pd
+
+    from biodl import predictions
+    from biodl.dataset import load_dataset
+    from biodl.errors import UserError
+    from biodl.tasks import Segmentation
+
+    if ds.masks is None:
+        raise UserError(f"experiment {name!r}: the segmentation baseline needs instance masks (images source masks:)")
+    task = Segmentation([Segmentation.TASK])
+    baseline.fit(ds.X[pos["train"]], ds.masks[pos["train"]], ds.X[pos["valid"]], ds.masks[pos["valid"]])
+    sources = [(part, ds, pos[part]) for part in PARTS]
+    for test_name, path in test_sets.items():
+        other = load_dataset(path, mmap=False)
+        if other.masks is None:
+            raise UserError(f"{path}: no instance masks to score the segmentation baseline against")
+        sources.append((test_name, other, np.arange(len(other))))
+    frames = [task.frame(spec["type"], part, data, idx, baseline.predict(data.X[idx])) for part, data, idx in sources]
     predictions.write(pd.concat(frames, ignore_index=True), out)

@@ -26,8 +26,10 @@ import numpy as np
 
 from biodl import stats
 from biodl.errors import UserError
+from biodl.metrics import VALUE_METRICS
 from biodl.stages.split import PARTS
 
+_MAE = VALUE_METRICS["mae"]
 #: parts a model was fitted or selected on; every other part (test, extra test sets) is held out
 FIT_PARTS = ("train", "valid")
 #: fewer scored test items than this gets a warning
@@ -75,7 +77,8 @@ def _label(metric: str) -> str:
 
 def evaluate_experiment(name: str, predictions: list[str | Path], split_path: str | Path, out: str | Path,
                         *, task_type: str | None = None, model_manifest: str | Path | None = None,
-                        replicate: int = 0, n_boot: int = stats.N_BOOT, seed: int = stats.SEED) -> dict:
+                        replicate: int = 0, n_boot: int = stats.N_BOOT, seed: int = stats.SEED,
+                        compare_counts: dict[str, str | Path] | None = None) -> dict:
     """Score one replicate's prediction tables and write deterministic JSON (sorted keys, no NaN).
 
     Returns the written dict::
@@ -89,6 +92,11 @@ def evaluate_experiment(name: str, predictions: list[str | Path], split_path: st
             deep, baseline, metric, difference, interval, verdict, n, bootstrap [n_boot]
         reference[part]: {what, scores {metric: value}}
         warnings: [{code, message, part, model}]
+        count_comparison[part] (``compare_counts``: other experiments' prediction files, by name,
+            on the same items — a count-regression CNN beside a segmenter): metric "count_mae",
+            models {label: {value, interval, n}}, differences {name: {difference (deep − it),
+            interval, verdict}} on the items all of them scored, every count against the deep
+            model's true count
 
     Intervals are 95 % percentile intervals of ``n_boot`` resamples of the part's items (seeded,
     so the same inputs give the same numbers; a multitask item keeps its tasks together). Every
@@ -119,10 +127,8 @@ def evaluate_experiment(name: str, predictions: list[str | Path], split_path: st
         result["selection"] = {k: manifest.get(k) for k in ("selected_trial", "selected_overrides", "n_trials")}
         result["selection"]["valid_score"] = {k: v for k, v in manifest.items() if k.startswith("valid_")}
         result["deep_model"] = deep
-    class_rows = bool(getattr(task, "class_rows", False))
-
     def draws_of(y_true, y_pred):
-        return stats.bootstrap_metrics(y_true, y_pred, task.metrics, class_rows=class_rows, n_boot=n_boot, seed=seed)
+        return task.bootstrap(y_true, y_pred, n_boot=n_boot, seed=seed)
 
     order = {p: i for i, p in enumerate(PARTS)}
     parts: dict[tuple[str, str], _Part] = {}
@@ -155,10 +161,56 @@ def evaluate_experiment(name: str, predictions: list[str | Path], split_path: st
             comparison = _compare(task, models, parts, primary_draws, deep, part, draws_of)
             if comparison:
                 result["comparisons"][part] = comparison
-    result["reference"] = _references(task, parts, deep, all_parts)
+    result["reference"] = {} if task.pixelwise else _references(task, parts, deep, all_parts)
+    if compare_counts:
+        result["count_comparison"] = _count_comparison(frame, deep, compare_counts, held_out, n_boot, seed)
     result["warnings"] = _warnings(task, result, parts, manifest, deep, held_out, n_boot, seed)
     write_text(out, json.dumps(result, indent=2, sort_keys=True, allow_nan=False) + "\n")
     return result
+
+
+def _count_comparison(frame, deep, others: dict, held_out, n_boot, seed) -> dict:
+    """Count MAE of the deep model, its baselines and other experiments' count predictions on the
+    held-out items they all predicted, with paired bootstrap differences (see evaluate_experiment)."""
+    from biodl import predictions as table
+
+    counts = {str(m): sub for m, sub in frame.groupby("model", sort=True)}
+    for name, path in others.items():
+        other = table.read([path])
+        if other["task"].nunique() != 1:
+            raise UserError(f"{path}: compare_counts reads one count per item; this table has tasks "
+                            f"{', '.join(map(str, other['task'].unique()))}")
+        for model, sub in other.groupby("model", sort=True):
+            counts[f"{name}:{model}"] = sub
+    out = {}
+    for part in held_out:
+        truth = counts[deep][counts[deep]["split"] == part].set_index("row")["y_true"] if deep in counts else None
+        if truth is None or truth.empty:
+            continue
+        preds = {label: sub[sub["split"] == part].set_index("row")["y_pred"] for label, sub in counts.items()}
+        preds = {label: p for label, p in preds.items() if not p.empty}
+        rows = truth.index
+        for p in preds.values():
+            rows = rows.intersection(p.index)
+        rows = rows.sort_values()
+        if len(rows) == 0:
+            continue
+        y = truth.loc[rows].to_numpy(np.float64)[:, None]
+        draws, entry = {}, {"metric": "count_mae", "n": len(rows), "models": {}, "differences": {}}
+        for label, p in preds.items():
+            pred = p.loc[rows].to_numpy(np.float64)[:, None]
+            draws[label] = stats.bootstrap_metrics(y, pred, {"mae": _MAE}, n_boot=n_boot, seed=seed)["mae"]
+            entry["models"][label] = {"value": float(np.abs(pred - y).mean()),
+                                      "interval": stats.percentile_interval(draws[label])}
+        for label in preds:
+            if label == deep:
+                continue
+            diff = entry["models"][deep]["value"] - entry["models"][label]["value"]
+            interval = stats.percentile_interval(draws[deep] - draws[label])
+            entry["differences"][label] = {"difference": diff, "interval": interval,
+                                           "verdict": stats.verdict(interval, False)}
+        out[part] = entry
+    return out
 
 
 def _compare(task, models, parts, primary_draws, deep, part, draws_of) -> dict | None:
@@ -242,8 +294,9 @@ def _warnings(task, result, parts, manifest, deep, held_out, n_boot, seed) -> li
         at_chance = _at_chance(task, scores, result["reference"].get(part), model, part)
         if at_chance:
             warn("at_chance", part, model, at_chance)
-        flat = stats.constant_outputs(scored.y_true, scored.y_pred, is_classifier=task.is_classifier,
-                                      class_rows=bool(getattr(task, "class_rows", False)))
+        flat = [] if task.pixelwise else stats.constant_outputs(
+            scored.y_true, scored.y_pred, is_classifier=task.is_classifier,
+            class_rows=bool(getattr(task, "class_rows", False)))
         if flat:
             names = [scored.tasks[j] for j in flat]
             shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
@@ -434,6 +487,8 @@ def summarize_replicates(metrics_paths: Sequence[str | Path], out: str | Path) -
         summary["reference"][part] = {"what": present[0]["what"],
                                       "scores": _average_tree([r["scores"] for r in present])}
     summary["warnings"] = _union_warnings(reps)
+    if any(rep.get("count_comparison") for rep in reps):
+        summary["count_comparison"] = _summarize_count_comparison([rep.get("count_comparison") or {} for rep in reps])
     write_text(out, json.dumps(summary, indent=2, sort_keys=True, allow_nan=False) + "\n")
     return summary
 
@@ -505,6 +560,31 @@ def _summarize_comparison(comparisons: list[dict | None], greater: bool) -> dict
     return {"deep": first["deep"], "baseline": first["baseline"], "metric": first["metric"],
             "difference": difference, "interval": interval, "verdict": stats.verdict(interval, greater),
             "per_replicate": per_replicate, "n": [c.get("n") if c else None for c in comparisons]}
+
+
+def _summarize_count_comparison(reps: list[dict]) -> dict:
+    """Count comparisons over replicates: values and differences averaged, intervals averaged bound
+    by bound (the typical replicate's interval, as for secondary metrics), verdicts from those."""
+    def mean_interval(intervals):
+        intervals = [i for i in intervals if i is not None]
+        return [float(np.mean([i[0] for i in intervals])), float(np.mean([i[1] for i in intervals]))] if intervals \
+            else None
+
+    out = {}
+    for part in dict.fromkeys(p for rep in reps for p in rep):
+        entries = [rep[part] for rep in reps if part in rep]
+        summary = {"metric": entries[0]["metric"], "n": [e["n"] for e in entries], "models": {}, "differences": {}}
+        for key, field in (("models", "value"), ("differences", "difference")):
+            for label in dict.fromkeys(k for e in entries for k in e[key]):
+                got = [e[key][label] for e in entries if label in e[key]]
+                values = [g[field] for g in got]
+                item = {field: _mean_sd(values)[0], "per_replicate": values,
+                        "interval": mean_interval([g["interval"] for g in got])}
+                if key == "differences":
+                    item["verdict"] = stats.verdict(item["interval"], False)
+                summary[key][label] = item
+        out[part] = summary
+    return out
 
 
 def _is_number(value: Any) -> bool:

@@ -43,10 +43,13 @@ def predict_experiment(name: str, model_path: str | Path, features: str | Path, 
     from biodl import predictions
     from biodl.dataset import load_dataset
     from biodl.domain import assess
+    from biodl.segmentation import is_segmenter
     from biodl.splits import load_split
     from biodl.train import TrainedModel
     from biodl.uncertainty import predict_with_uncertainty
 
+    if is_segmenter(model_path):
+        return _predict_segmenter(name, model_path, features, split_path, out, test_sets or {})
     model = TrainedModel.load(model_path)
     label = model.model_spec["type"]
     split = load_split(split_path)
@@ -65,6 +68,36 @@ def predict_experiment(name: str, model_path: str | Path, features: str | Path, 
             per_item.update(assess(model.domain, ds.meta["input"].to_numpy()[idx].tolist()))
         frames.append(predictions.frame_for(label, part, ds, idx, model.task, model.task.prediction_columns(result),
                                             per_item))
+    predictions.write(pd.concat(frames, ignore_index=True), out)
+
+
+def _predict_segmenter(name: str, model_path, features, split_path, out, test_sets: Mapping) -> None:
+    """Instance masks of every image of each split part and extra test set, beside the true ones,
+    one row per image (:meth:`biodl.tasks.Segmentation.frame`)."""
+    import pandas as pd
+
+    from biodl import predictions
+    from biodl.dataset import load_dataset
+    from biodl.segmentation import SegmentationFit, segment
+    from biodl.splits import load_split
+    from biodl.tasks import Segmentation
+
+    fit = SegmentationFit.load(model_path)
+    task = Segmentation([Segmentation.TASK])
+    split = load_split(split_path)
+    sources = [(p, load_dataset(features), features, True) for p in PARTS]
+    sources += [(n, load_dataset(path), path, False) for n, path in test_sets.items()]
+    frames = []
+    for part, ds, path, split_part in sources:
+        made_by = ds.manifest.get("featurizer")
+        if fit.featurizer_spec and made_by != fit.featurizer_spec:
+            raise UserError(f"{path}: features made by {made_by}, the model reads features made by "
+                            f"{fit.featurizer_spec}")
+        if ds.masks is None:
+            raise UserError(f"{path}: no instance masks to score the segmentation against (give its images "
+                            "source a masks: folder)")
+        idx = positions(ds, split, str(split_path))[part] if split_part else np.arange(len(ds))
+        frames.append(task.frame(fit.net.name, part, ds, idx, segment(fit, ds.X[idx])))
     predictions.write(pd.concat(frames, ignore_index=True), out)
 
 

@@ -281,6 +281,10 @@ def train_experiment(name: str, experiment: Mapping, features: str | Path, split
 
     log = log or (lambda msg: None)
     progress = progress or NoProgress()
+    from biodl.tasks import task_class
+
+    if experiment.get("task") and task_class(experiment["task"]).pixelwise:
+        return _train_segmenter(name, experiment, features, split_path, Path(out), seed, log, progress)
     plan = _plan(name, experiment, features, split_path, seed)
     (score, index, overrides, model, history), trials = _search(plan, Path(out), log, progress)
     monitor = model.info["monitor"]
@@ -307,6 +311,62 @@ def train_experiment(name: str, experiment: Mapping, features: str | Path, split
         (tmp / "search.csv").write_text(_csv(trials))
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
     progress.finish(monitor, score)
+    return manifest
+
+
+def _train_segmenter(name: str, experiment: Mapping, features, split_path, out: Path, seed: int, log,
+                     progress) -> dict:
+    """The segmentation task's training: a U-Net on the training images' masks (random crops),
+    early-stopped on the validation images' loss, instance thresholds chosen on validation
+    (:func:`biodl.segmentation.fit_unet`); no search, ensemble or calibration (the spec refuses them)."""
+    import inspect
+
+    from biodl.dataset import load_dataset
+    from biodl.io import atomic_dir
+    from biodl.segmentation import fit_unet
+    from biodl.splits import load_split
+    from biodl.train import TrainConfig, derive_seed
+
+    ds = load_dataset(features, mmap=False)
+    masks = ds.masks
+    if masks is None:
+        raise UserError(f"experiment {name!r}: segmentation needs instance masks, and {features} has none "
+                        "(give the images source a masks: folder)")
+    split = load_split(split_path)
+    pos = positions(ds, split, str(split_path))
+    config = TrainConfig.from_dict(experiment.get("train"))
+    defaults = {k: p.default for k, p in inspect.signature(fit_unet).parameters.items()}
+    settings = {"crop": config.crop or defaults["crop"],
+                "steps_per_epoch": config.steps_per_epoch or defaults["steps_per_epoch"],
+                "batch_size": config.batch_size, "epochs": config.epochs, "patience": config.patience,
+                "lr": config.lr, "weight_decay": config.weight_decay}
+    model_spec = {"type": "unet", **{k: v for k, v in experiment["model"].items() if k != "type"}}
+    train_seed = derive_seed(seed, name)
+    progress.start(1)
+    progress.begin_fit("U-Net")
+    fit = fit_unet(ds.X[pos["train"]], masks[pos["train"]], ds.X[pos["valid"]], masks[pos["valid"]],
+                   **{k: v for k, v in model_spec.items() if k != "type"}, **settings, seed=train_seed, log=log,
+                   progress=progress.epoch)
+    best = min(h["valid_loss"] for h in fit.history)
+    fit.featurizer_spec = ds.manifest["featurizer"]
+    fit.info = {"experiment": name, "train_config": {**settings, "loss": "ce_dice"},
+                "monitor": "loss", "best_epoch": fit.best_epoch,
+                "epochs_run": len(fit.history), "best_valid_loss": best,
+                "thresholds": {"foreground": fit.foreground, "interior": fit.interior},
+                "split": {"method": split.get("method"), "seed": split.get("seed"), "path": str(split_path)}}
+    manifest = {
+        "experiment": name, "task_type": "segmentation", "tasks": ["instances"], "model_spec": fit.net.spec,
+        "featurizer": ds.manifest["featurizer"], "features": str(features), "seed": seed, "train_seed": train_seed,
+        "selected_trial": 0, "selected_overrides": {}, "valid_loss": best, "n_trials": 1, "info": fit.info,
+        "versions": ds.manifest["versions"], "uncertainty": {"method": "none"}, "calibration": {}, "ensemble": None,
+    }
+    with atomic_dir(out) as tmp:
+        fit.save(tmp / "model.pt")
+        (tmp / "history.csv").write_text(_csv(fit.history))
+        (tmp / "search.csv").write_text(_csv([{"trial": 0, "state": "complete", "valid_loss": best,
+                                               "best_epoch": fit.best_epoch, "epochs_run": len(fit.history)}]))
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+    progress.finish("valid_loss", best)
     return manifest
 
 
