@@ -234,6 +234,41 @@ def segmentation_targets(_runs, _meta) -> str:
                                f"{r['machine']}; load {r['load_end']} at the end.")
 
 
+def segmentation_workflow(runs, _meta) -> str:
+    """The default run's segmentation experiments: every scored measure of the U-Net and its
+    baseline on the test images, and the count comparison (compare_counts)."""
+    lines = []
+    for m in sorted((r for r in runs if r.get("task_type") == "segmentation"), key=lambda r: r["experiment"]):
+        n_rep = m.get("n_replicates", 1)
+        deep = m["deep_model"]
+        models = sorted(m["models"], key=lambda name: (name != deep, name))
+        names = [("object_f1", "object F1 @0.5"), ("precision", "precision"), ("recall", "recall"),
+                 ("ap_50", "AP @0.5"), ("ap_70", "AP @0.7"), ("ap_90", "AP @0.9"), ("mean_ap", "mean AP"),
+                 ("pixel_iou", "pixel IoU"), ("dice", "Dice"), ("count_mae", "count MAE"), ("count_bias", "count bias")]
+        lines += [f"`{m['experiment']}` ({n_rep} replicate{'s' * (n_rep != 1)}), test images:", "",
+                  "| measure | " + " | ".join(f"{x} (95 % CI)" for x in models) + " |",
+                  "|---|" + "---|" * len(models)]
+        for key, label in names:
+            cells = []
+            for model in models:
+                test = m["models"][model].get("test") or {}
+                cells.append(f"{_score(test, key, n_rep)} {_ci((test.get('interval') or {}).get(key))}")
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        counts = (m.get("count_comparison") or {}).get("test")
+        if counts:
+            n = counts["n"][0] if isinstance(counts["n"], list) else counts["n"]
+            lines += ["", f"Count MAE on the {n} test images every method counted ({deep} − method: paired, 95 % CI):",
+                      "", "| method | count MAE (95 % CI) | " + deep + " − it (95 % CI) | verdict for " + deep + " |",
+                      "|---|---|---|---|"]
+            for label, entry in sorted(counts["models"].items(), key=lambda kv: (kv[0] != deep, kv[0])):
+                diff = counts["differences"].get(label) or {}
+                lines.append(f"| {label} | {_num(entry['value'])} {_ci(entry['interval'])} | "
+                             f"{_num(diff.get('difference')) if diff else '–'} {_ci(diff.get('interval')) if diff else ''} | "
+                             f"{diff.get('verdict', '–')} |")
+        lines.append("")
+    return "\n".join(lines).rstrip("\n")
+
+
 def mpnn_speed(_runs, _meta) -> str:
     path = ROOT / "bench" / "results" / "mpnn_speed.json"
     if not path.is_file():
@@ -252,7 +287,7 @@ def mpnn_speed(_runs, _meta) -> str:
 TABLES = {"default-results": lambda runs, meta: default_results_table(runs) + run_line(meta),
           "molecule-targets": molecule_targets, "mpnn-speed": mpnn_speed, "genomics-targets": genomics_targets,
           "genome-windows": genome_windows, "featurize-speed": featurize_speed,
-          "segmentation-targets": segmentation_targets,
+          "segmentation-targets": segmentation_targets, "segmentation-workflow": segmentation_workflow,
           # issue 12's JUND experiments, run from config/benchmark.yaml (collect --out bench/results/jund_run)
           "jund-workflow": lambda _runs, _meta: default_results_table(_load(JUND_RUN)[0]) + run_line(_load(JUND_RUN)[1])}
 
