@@ -93,3 +93,18 @@ def test_same_seed_same_network_and_bad_settings_are_named():
         fit_unet(x, m, x, m, **{**kwargs, "epochs": 0})
     with pytest.raises(ValueError, match="needs training and validation images"):
         fit_unet(x, m, x[:0], [], **kwargs)
+
+
+def test_validation_loss_is_the_same_in_one_pass_or_image_by_image(monkeypatch):
+    import biodl.segmentation as seg
+
+    scenes = [simulate_scene(c, 1, size=32) for c in (2, 4, 6, 8)]
+    x = np.stack([render(s, 10)[None] for s in scenes])
+    m = [instance_mask(s) for s in scenes]
+    kwargs = {"depth": 1, "width": 4, "crop": 16, "batch_size": 4, "steps_per_epoch": 3, "epochs": 3,
+              "choose_thresholds": False, "seed": 1}
+    whole = fit_unet(x[:2], m[:2], x[1:], m[1:], **kwargs).history
+    monkeypatch.setattr(seg, "VALID_PIXELS", 32 * 32)  # one validation image per forward pass
+    piecewise = fit_unet(x[:2], m[:2], x[1:], m[1:], **kwargs).history
+    np.testing.assert_allclose([h["valid_loss"] for h in piecewise], [h["valid_loss"] for h in whole], rtol=1e-5)
+    assert [h["train_loss"] for h in piecewise] == [h["train_loss"] for h in whole]

@@ -26,6 +26,8 @@ from biodl.losses import CrossEntropyDice
 from biodl.models.unet import UNet
 
 BACKGROUND, INTERIOR, BOUNDARY = 0, 1, 2
+#: pixels per validation forward pass in :func:`fit_unet` (128 images of 128 x 128, 5 of 696 x 520)
+VALID_PIXELS = 2 ** 21
 #: ``kind`` of a segmentation model file (other biodl model files have none)
 KIND = "segmentation"
 
@@ -265,8 +267,12 @@ def fit_unet(images: np.ndarray, masks: Sequence[np.ndarray], valid_images: np.n
             total += float(loss.detach())
         net.eval()
         with torch.no_grad():
-            padded = np.stack([_pad_to(x, net.multiple)[0] for x in x_valid])
-            logits = net(torch.from_numpy(padded))[:, :, :x_valid.shape[2], :x_valid.shape[3]]
+            # a few images at a time: the activations of 40 full fields of view at once take GBs,
+            # their three output maps only MBs; the loss is then taken over all of them at once
+            per_pass = max(1, VALID_PIXELS // (x_valid.shape[2] * x_valid.shape[3]))
+            logits = torch.cat([
+                net(torch.from_numpy(np.stack([_pad_to(x, net.multiple)[0] for x in x_valid[k:k + per_pass]])))
+                for k in range(0, len(x_valid), per_pass)])[:, :, :x_valid.shape[2], :x_valid.shape[3]]
             valid_loss = float(loss_fn(logits, t_valid))
         if not np.isfinite(valid_loss):
             raise ValueError(f"validation loss is {valid_loss} at epoch {epoch} (diverged): lower the learning rate")
