@@ -108,3 +108,26 @@ def test_validation_loss_is_the_same_in_one_pass_or_image_by_image(monkeypatch):
     piecewise = fit_unet(x[:2], m[:2], x[1:], m[1:], **kwargs).history
     np.testing.assert_allclose([h["valid_loss"] for h in piecewise], [h["valid_loss"] for h in whole], rtol=1e-5)
     assert [h["train_loss"] for h in piecewise] == [h["train_loss"] for h in whole]
+
+
+def test_a_scaled_unet_learns_at_its_scale_and_answers_at_the_image_size(tmp_path):
+    from biodl.segmentation import SegmentationFit, predict_maps, resize_mask
+
+    mask = np.zeros((8, 12), np.int32)
+    mask[0:4, 0:6], mask[4:8, 6:12] = 3, 7
+    half = resize_mask(mask, (4, 6))
+    assert (half == np.array([[3, 3, 3, 0, 0, 0]] * 2 + [[0, 0, 0, 7, 7, 7]] * 2)).all()
+    scenes = [simulate_scene(c, s, size=64) for c in (3, 6, 9) for s in (1, 2)]
+    x = np.stack([render(s, 1)[None] for s in scenes])
+    m = [instance_mask(s) for s in scenes]
+    fit = fit_unet(x[:4], m[:4], x[4:], m[4:], depth=2, width=4, crop=16, batch_size=4, steps_per_epoch=2,
+                   epochs=2, scale=0.5, seed=0)
+    assert fit.net.input_shape == (1, 32, 32) and fit.net.scale == 0.5
+    probs = predict_maps(fit.net, x[0])
+    assert probs.shape == (3, 64, 64) and np.allclose(probs.sum(axis=0), 1, atol=1e-4)
+    fit.save(tmp_path / "m.pt")
+    again = SegmentationFit.load(tmp_path / "m.pt")
+    assert again.net.scale == 0.5
+    masks = segment(again, list(x[4:]))
+    assert all(mk.shape == (64, 64) for mk in masks)
+    assert all((a == b).all() for a, b in zip(masks, segment(fit, list(x[4:]))))

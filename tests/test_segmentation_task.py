@@ -242,3 +242,34 @@ def test_simulate_cells_takes_several_sets_each_with_its_own_folder():
     config["simulate_cells"] = "cells"
     with pytest.raises(UserError, match="must be one simulator block or a list of them"):
         parse_config(config, where="c")
+
+
+def test_biodl_predict_segments_a_folder_of_images_and_names_the_rejects(run, capsys):
+    import shutil
+
+    import tifffile
+
+    from biodl.cli import main
+    from biodl.featurizers import make_featurizer
+    from biodl.segmentation import SegmentationFit, segment
+
+    tmp, _ = run
+    folder = tmp / "new_images"
+    folder.mkdir()
+    images = sorted((tmp / "cells").glob("*.TIF"))[:3]
+    for path in images:
+        shutil.copy(path, folder / path.name)
+    (folder / "broken.tif").write_bytes(b"not an image")
+    out = tmp / "segmented" / "cells.csv"
+    assert main(["predict", "--model", str(tmp / "model" / "model.pt"), str(folder), "-o", str(out)]) == 0
+    frame = pd.read_csv(out, keep_default_na=False)
+    assert len(frame) == 4 and "1 rejected" in capsys.readouterr().err
+    broken = frame[frame["id"] == "broken.tif"].iloc[0]
+    assert broken["reject_reason"] != "" and broken["mask"] == "" and broken["instances_pred"] == ""
+    fit = SegmentationFit.load(tmp / "model" / "model.pt")
+    expected = segment(fit, make_featurizer(fit.featurizer_spec).featurize([str(p) for p in images], meta=False).X)
+    for path, mask in zip(images, expected):
+        row = frame[frame["id"] == path.name].iloc[0]
+        written = tifffile.imread(out.parent / row["mask"])
+        assert written.dtype == np.uint16 and (written == mask).all()
+        assert float(row["instances_pred"]) == len(np.unique(mask[mask > 0]))

@@ -104,7 +104,8 @@ class UNetParams(ModelParams):
     name = "unet"
     accepts = ("image",)
     pixelwise = True
-    param_constraints = {"depth": Interval(1, 6), "width": POSITIVE_INT, "dropout": PROBABILITY}
+    param_constraints = {"depth": Interval(1, 6), "width": POSITIVE_INT, "dropout": PROBABILITY,
+                         "scale": Interval(0.05, 4)}
 
-    def __init__(self, depth: int = 3, width: int = 16, dropout: float = 0.1):
+    def __init__(self, depth: int = 3, width: int = 16, dropout: float = 0.1, scale: float = 1.0):
         pass

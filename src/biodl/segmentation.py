@@ -123,6 +123,45 @@ def predict_tiled(net: UNet, image: np.ndarray, *, tile: int = 1024, margin: int
     return out[:, :h, :w]
 
 
+def scaled_shape(shape: Sequence[int], scale: float) -> tuple[int, int]:
+    """(h, w) of an image of ``shape`` (..., H, W) resized by ``scale`` (at least 1 px a side)."""
+    return max(1, round(shape[-2] * scale)), max(1, round(shape[-1] * scale))
+
+
+def resize_images(images: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """float32 (N, C, h, w) of float images (N, C, H, W): bilinear, anti-aliased when shrinking."""
+    x = torch.from_numpy(np.ascontiguousarray(images, np.float32))
+    shrink = shape[0] < x.shape[-2] or shape[1] < x.shape[-1]
+    return torch.nn.functional.interpolate(x, size=tuple(shape), mode="bilinear", align_corners=False,
+                                           antialias=shrink).numpy()
+
+
+def resize_mask(mask: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """An instance mask resized to ``shape`` by nearest pixel centres (labels kept as they are)."""
+    H, W = mask.shape
+    rows = np.minimum(((np.arange(shape[0]) + 0.5) * H / shape[0]).astype(np.int64), H - 1)
+    cols = np.minimum(((np.arange(shape[1]) + 0.5) * W / shape[1]).astype(np.int64), W - 1)
+    return np.asarray(mask)[rows[:, None], cols[None, :]]
+
+
+def predict_maps(net: UNet, image: np.ndarray, *, tile: int = 1024) -> np.ndarray:
+    """float32 (n_classes, H, W) probabilities of one image (C, H, W) at its own size: resized by
+    the network's ``scale`` first (maps resized back, bilinear), tiled when larger than ``tile``."""
+    x = _scale(image)
+    small = x if net.scale == 1 else resize_images(x[None], scaled_shape(x.shape, net.scale))[0]
+    big = max(small.shape[-2:]) > tile
+    probs = predict_tiled(net, small, tile=tile) if big else predict_full(net, small)
+    if small.shape[-2:] != x.shape[-2:]:
+        probs = torch.nn.functional.interpolate(torch.from_numpy(probs)[None], size=x.shape[-2:], mode="bilinear",
+                                                align_corners=False)[0].numpy()
+    return probs
+
+
+def min_object_size(net: UNet, pixels: int = 8) -> int:
+    """Smallest object kept, in pixels of the image: ``pixels`` at the network's scale."""
+    return max(1, round(pixels / net.scale ** 2))
+
+
 def instances_from_maps(probs: np.ndarray, *, foreground: float = 0.5, interior: float = 0.5,
                         min_size: int = 8) -> np.ndarray:
     """int32 (H, W) instance labels from (3, H, W) probabilities: seeds are connected regions where
@@ -224,7 +263,7 @@ def _crops(images: np.ndarray, targets: np.ndarray, size: int, n: int, rng: np.r
 
 def fit_unet(images: np.ndarray, masks: Sequence[np.ndarray], valid_images: np.ndarray,
              valid_masks: Sequence[np.ndarray], *, depth: int = 3, width: int = 16, dropout: float = 0.1,
-             crop: int = 96, batch_size: int = 16, steps_per_epoch: int = 40, epochs: int = 60,
+             scale: float = 1.0, crop: int = 96, batch_size: int = 16, steps_per_epoch: int = 40, epochs: int = 60,
              patience: int = 10, lr: float = 1e-3, weight_decay: float = 1e-4, seed: int = 0,
              choose_thresholds: bool = True, log=None, progress=None) -> SegmentationFit:
     """Train a :class:`UNet` on random crops (flips, 90° rotations) of ``images`` (N, C, H, W; uint8
@@ -241,11 +280,16 @@ def fit_unet(images: np.ndarray, masks: Sequence[np.ndarray], valid_images: np.n
         raise ValueError("segmentation training needs training and validation images")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    x_train = _scale(images)
+    x_train, x_valid = _scale(images), _scale(valid_images)
+    masks, small_valid_masks = list(masks), list(valid_masks)
+    if scale != 1:  # the network learns and is early-stopped at its own scale; thresholds at full size
+        shape = scaled_shape(x_train.shape, scale)
+        x_train, masks = resize_images(x_train, shape), [resize_mask(m, shape) for m in masks]
+        shape = scaled_shape(x_valid.shape, scale)
+        x_valid, small_valid_masks = resize_images(x_valid, shape), [resize_mask(m, shape) for m in valid_masks]
     t_train = np.stack([pixel_targets(m) for m in masks])
-    x_valid = _scale(valid_images)
-    t_valid = torch.from_numpy(np.stack([pixel_targets(m) for m in valid_masks]).astype(np.int64))
-    net = UNet(x_train.shape[1:], 3, depth=depth, width=width, dropout=dropout)
+    t_valid = torch.from_numpy(np.stack([pixel_targets(m) for m in small_valid_masks]).astype(np.int64))
+    net = UNet(x_train.shape[1:], 3, depth=depth, width=width, dropout=dropout, scale=scale)
     crop = max(net.multiple, crop // net.multiple * net.multiple)
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
     # interior and boundary pixels are rarer than background: weigh classes by inverse frequency
@@ -286,7 +330,7 @@ def fit_unet(images: np.ndarray, masks: Sequence[np.ndarray], valid_images: np.n
         else:
             bad += 1
         if progress is not None:
-            progress({"epoch": epoch, "epochs": epochs, "monitor": "valid_loss", "greater": False,
+            progress({"epoch": epoch, "epochs": epochs, "monitor": "loss", "greater": False,
                       "score": valid_loss, "best": best, "best_epoch": best_epoch, "patience": patience,
                       "last": bad >= patience or epoch == epochs - 1})
         if bad >= patience:
@@ -294,20 +338,19 @@ def fit_unet(images: np.ndarray, masks: Sequence[np.ndarray], valid_images: np.n
     net.load_state_dict(best_state)
     fit = SegmentationFit(net, history=history, best_epoch=best_epoch)
     if choose_thresholds:
-        probs = [predict_full(net, x) for x in x_valid]
+        probs = [predict_maps(net, x) for x in valid_images]
         grid = [(f, i) for f in (0.3, 0.4, 0.5, 0.6, 0.7) for i in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)]
-        scores = [segmentation_scores(list(valid_masks), [instances_from_maps(p, foreground=f, interior=i) for p in probs],
+        size = min_object_size(net)
+        scores = [segmentation_scores(list(valid_masks), [instances_from_maps(p, foreground=f, interior=i,
+                                                                             min_size=size) for p in probs],
                                       thresholds=(0.5,))["objects"][0.5]["f1"] for f, i in grid]
         fit.foreground, fit.interior = grid[int(np.argmax(scores))]
     return fit
 
 
 def segment(fit: SegmentationFit, images: Sequence[np.ndarray], *, tile: int = 1024) -> list[np.ndarray]:
-    """Instance masks of images (each (C, H, W)) with the fitted network and thresholds; images
-    larger than ``tile`` are predicted by overlapping tiles."""
-    out = []
-    for image in images:
-        big = max(image.shape[-2:]) > tile
-        probs = predict_tiled(fit.net, image, tile=tile) if big else predict_full(fit.net, image)
-        out.append(instances_from_maps(probs, foreground=fit.foreground, interior=fit.interior))
-    return out
+    """Instance masks of images (each (C, H, W)), at their own size, with the fitted network (at its
+    scale) and thresholds; images larger than ``tile`` (after scaling) are predicted by overlapping tiles."""
+    size = min_object_size(fit.net)
+    return [instances_from_maps(predict_maps(fit.net, image, tile=tile), foreground=fit.foreground,
+                                interior=fit.interior, min_size=size) for image in images]

@@ -32,14 +32,21 @@ class UNet(Model):
     depth: number of 2× poolings (the receptive field grows with it: :attr:`reach`).
     width: filters of the first level; each level doubles them.
     dropout: 2-D (channel) dropout at the bottleneck.
+    scale: images are resized by this factor before the network and its maps resized back
+        (:mod:`biodl.segmentation`; ``forward`` itself never resizes). Cellpose's idea: a network
+        sees cells at the size it was trained for, and a full field of view at 1/4 of its side costs
+        1/16 of the compute. 1.0 = as stored.
     """
 
     name = "unet"
 
     def __init__(self, input_shape: Sequence[int], n_outputs: int = 3, depth: int = 3, width: int = 16,
-                 dropout: float = 0.1):
-        super().__init__(input_shape, n_outputs, depth=depth, width=width, dropout=dropout)
+                 dropout: float = 0.1, scale: float = 1.0):
+        super().__init__(input_shape, n_outputs, depth=depth, width=width, dropout=dropout, scale=scale)
         self._check_input_rank(3, "(C, H, W)")
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0.05 <= scale <= 4:
+            raise ValueError(f"scale must be a number from 0.05 to 4; got {scale!r}")
+        self.scale = float(scale)
         self.depth = check_int("depth", depth)
         self.width = check_int("width", width)
         dropout = check_probability("dropout", dropout)

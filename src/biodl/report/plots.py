@@ -184,11 +184,14 @@ def image_thumbnail(image: np.ndarray) -> str:
     return to_data_uri(fig)
 
 
-def _outline(mask: np.ndarray) -> np.ndarray:
-    """bool (H, W): pixels of an instance mask that border another label (background included)."""
+def _outline(mask: np.ndarray, width: int = 1) -> np.ndarray:
+    """bool (H, W): pixels of an instance mask that border another label (background included),
+    ``width`` px thick."""
+    from scipy.ndimage import binary_dilation
     from skimage.segmentation import find_boundaries
 
-    return find_boundaries(np.asarray(mask), mode="inner")
+    edge = find_boundaries(np.asarray(mask), mode="inner")
+    return binary_dilation(edge, iterations=width - 1) & (np.asarray(mask) > 0) if width > 1 else edge
 
 
 def segmentation_overlays(rows: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray]]) -> str:
@@ -201,8 +204,10 @@ def segmentation_overlays(rows: Sequence[tuple[str, np.ndarray, np.ndarray, np.n
         lo, hi = np.percentile(img, [1, 99.8])
         gray = np.clip((img - lo) / (hi - lo + 1e-12), 0, 1)
         panels = [gray, np.dstack([gray] * 3), np.dstack([gray] * 3)]
-        panels[1][_outline(truth)] = (0.1, 0.9, 0.2)
-        panels[2][_outline(pred)] = (0.95, 0.2, 0.9)
+        # a 1-px outline vanishes when a full field of view is drawn 2 inches wide: thicken with size
+        width = max(1, round(max(img.shape) / 256))
+        panels[1][_outline(truth, width)] = (0.1, 0.9, 0.2)
+        panels[2][_outline(pred, width)] = (0.95, 0.2, 0.9)
         for ax, panel, label in zip(ax_row, panels, ("image", "truth", "prediction")):
             ax.imshow(panel, cmap="gray" if panel.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
             ax.set_xticks([])

@@ -115,10 +115,13 @@ def predict_raw(model_path: str | Path, source: Mapping, out: str | Path, *, n_j
     from biodl.domain import assess
     from biodl.featurizers import make_featurizer
     from biodl.io import atomic_file
+    from biodl.segmentation import is_segmenter
     from biodl.sources import read_source
     from biodl.train import TrainedModel
     from biodl.uncertainty import predict_with_uncertainty
 
+    if is_segmenter(model_path):
+        return _segment_raw(model_path, source, out, n_jobs=n_jobs)
     model = TrainedModel.load(model_path)
     if not model.featurizer_spec:
         raise UserError(f"{model_path}: the model file carries no featurizer spec; predict from features instead")
@@ -153,6 +156,54 @@ def predict_raw(model_path: str | Path, source: Mapping, out: str | Path, *, n_j
     for col, values in (assess(model.domain, list(table.inputs)) if model.domain else {}).items():
         frame[col] = values
     frame["reject_reason"] = [reasons.get(i, "") for i in range(len(table))]
+    with atomic_file(out) as tmp:
+        frame.to_csv(tmp, index=False)
+    return frame
+
+
+def masks_folder(out: str | Path) -> Path:
+    """Where ``biodl predict`` with a segmentation model writes the masks: beside the CSV, named after it."""
+    out = Path(out)
+    return out.with_name(out.stem + "_masks")
+
+
+def _segment_raw(model_path, source: Mapping, out, *, n_jobs: int = 1):
+    """A segmentation model on a folder of images: one instance mask per image (16-bit TIFF, 0 =
+    background, 1..n = cells; 32-bit past 65,535 cells) in :func:`masks_folder`, and a CSV row per
+    image — id, input, ``instances_pred`` (cells found), ``mask`` (its file, relative to the CSV's
+    folder), ``reject_reason``. Images that do not featurize are rejects with their reason."""
+    import pandas as pd
+    import tifffile
+
+    from biodl.featurizers import make_featurizer
+    from biodl.io import atomic_dir, atomic_file
+    from biodl.segmentation import SegmentationFit, segment
+    from biodl.sources import read_source
+
+    fit = SegmentationFit.load(model_path)
+    if not fit.featurizer_spec:
+        raise UserError(f"{model_path}: the model file carries no featurizer spec; predict from features instead")
+    table = read_source(source)
+    reasons = {r.index: r.reason for r in table.rejects}
+    candidates = np.array([i for i in range(len(table)) if i not in reasons], np.int64)
+    result = make_featurizer(fit.featurizer_spec, n_jobs=n_jobs).featurize([table.inputs[i] for i in candidates],
+                                                                           meta=False)
+    reasons.update({int(candidates[r.index]): r.reason for r in result.rejects})
+    rows = candidates[result.kept]
+    masks = segment(fit, result.X) if len(rows) else []
+    folder = masks_folder(out)
+    counts = np.full(len(table), np.nan)
+    files = [""] * len(table)
+    with atomic_dir(folder) as tmp:
+        for row, mask in zip(rows, masks):
+            name = f"{Path(str(table.ids[row])).stem}.tif"
+            dtype = np.uint16 if mask.max(initial=0) < 2 ** 16 else np.uint32
+            tifffile.imwrite(tmp / name, mask.astype(dtype))
+            counts[row] = len(np.unique(mask[mask > 0]))
+            files[row] = f"{folder.name}/{name}"
+    frame = pd.DataFrame({"id": table.ids, "input": [str(x) if x is not None else "" for x in table.inputs],
+                          "instances_pred": counts, "mask": files,
+                          "reject_reason": [reasons.get(i, "") for i in range(len(table))]})
     with atomic_file(out) as tmp:
         frame.to_csv(tmp, index=False)
     return frame

@@ -366,7 +366,7 @@ def _train_segmenter(name: str, experiment: Mapping, features, split_path, out: 
         (tmp / "search.csv").write_text(_csv([{"trial": 0, "state": "complete", "valid_loss": best,
                                                "best_epoch": fit.best_epoch, "epochs_run": len(fit.history)}]))
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
-    progress.finish("valid_loss", best)
+    progress.finish("loss", best)
     return manifest
 
 
