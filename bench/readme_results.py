@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOT = ROOT / "bench" / "results" / "default_run"
 JUND_RUN = ROOT / "bench" / "results" / "jund_run"
+SEGMENTATION_FULL_RUN = ROOT / "bench" / "results" / "segmentation_full_run"
 README = ROOT / "README.md"
 PARTS = ("train", "valid", "test")
 
@@ -288,6 +289,9 @@ TABLES = {"default-results": lambda runs, meta: default_results_table(runs) + ru
           "molecule-targets": molecule_targets, "mpnn-speed": mpnn_speed, "genomics-targets": genomics_targets,
           "genome-windows": genome_windows, "featurize-speed": featurize_speed,
           "segmentation-targets": segmentation_targets, "segmentation-workflow": segmentation_workflow,
+          # issue 13's full-size experiment from config/benchmark.yaml (collect --out bench/results/segmentation_full_run)
+          "segmentation-full": lambda _runs, _meta: segmentation_workflow(_load(SEGMENTATION_FULL_RUN)[0], None)
+          + run_line(_load(SEGMENTATION_FULL_RUN)[1]),
           # issue 12's JUND experiments, run from config/benchmark.yaml (collect --out bench/results/jund_run)
           "jund-workflow": lambda _runs, _meta: default_results_table(_load(JUND_RUN)[0]) + run_line(_load(JUND_RUN)[1])}
 
