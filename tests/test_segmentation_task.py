@@ -101,6 +101,9 @@ def _config(**experiment):
     ({"uncertainty": {"method": "mc_dropout"}}, "experiments.seg.uncertainty", "states no uncertainty"),
     ({"compare_counts": ["nope"]}, "experiments.seg.compare_counts[0]", "is not another experiment"),
     ({"baseline": {"type": "random_forest"}}, "experiments.seg.baseline.type", "not segmentation"),
+    ({"train": {"optimizer": "sgd"}}, "experiments.seg.train.optimizer", "not used by segmentation training"),
+    ({"train": {"lr_schedule": "cosine"}}, "experiments.seg.train.lr_schedule", "not used by segmentation"),
+    ({"train": {"loss": "mse"}}, "experiments.seg.train.loss", "segmentation trains with ce_dice"),
 ])
 def test_spec_names_what_does_not_fit_a_segmentation_experiment(change, where, message):
     from biodl.spec import parse_config

@@ -60,14 +60,18 @@ def _pad_to(image: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[int, in
     return image, (h, w)
 
 
+def _device(net: torch.nn.Module) -> torch.device:
+    return next(net.parameters()).device
+
+
 @torch.no_grad()
 def predict_full(net: UNet, image: np.ndarray) -> np.ndarray:
     """float32 (n_classes, H, W) class probabilities of one image (C, H, W) in one pass (reflect-
-    padded to the pooling multiple, then cropped)."""
+    padded to the pooling multiple, then cropped), computed on the network's device."""
     net.eval()
     padded, (h, w) = _pad_to(_scale(image), net.multiple)
-    logits = net(torch.from_numpy(np.ascontiguousarray(padded))[None])
-    return torch.softmax(logits, 1)[0, :, :h, :w].numpy()
+    logits = net(torch.from_numpy(np.ascontiguousarray(padded))[None].to(_device(net)))
+    return torch.softmax(logits, 1)[0, :, :h, :w].cpu().numpy()
 
 
 def _tile_starts(size: int, tile: int, step: int) -> list[int]:
@@ -117,7 +121,7 @@ def predict_tiled(net: UNet, image: np.ndarray, *, tile: int = 1024, margin: int
     for k in range(0, len(jobs), batch_size):
         part = jobs[k:k + batch_size]
         batch = np.stack([padded[:, ys[i]:ys[i] + tile_h, xs[j]:xs[j] + tile_w] for i, j in part])
-        probs = torch.softmax(net(torch.from_numpy(batch)), 1).numpy()
+        probs = torch.softmax(net(torch.from_numpy(batch).to(_device(net))), 1).cpu().numpy()
         for (i, j), p in zip(part, probs):
             out[:, cy[i]:cy[i + 1], cx[j]:cx[j + 1]] = p[:, cy[i] - ys[i]:cy[i + 1] - ys[i], cx[j] - xs[j]:cx[j + 1] - xs[j]]
     return out[:, :h, :w]
@@ -198,7 +202,7 @@ class SegmentationFit:
         from biodl.io import atomic_file
         from biodl.train import MODEL_FORMAT
 
-        payload = {"format": MODEL_FORMAT, "kind": KIND, "biodl_version": __version__,
+        payload = {"format": MODEL_FORMAT, "kind": KIND, "biodl_version": __version__,  # weights saved from the CPU
                    "model_spec": self.net.spec, "input_shape": list(self.net.input_shape),
                    "n_outputs": self.net.n_outputs,
                    "state_dict": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
@@ -209,8 +213,8 @@ class SegmentationFit:
             torch.save(payload, tmp)
 
     @classmethod
-    def load(cls, path) -> SegmentationFit:
-        """A fit saved by :meth:`save`; any other file is one UserError line."""
+    def load(cls, path, device: str = "cpu") -> SegmentationFit:
+        """A fit saved by :meth:`save`, its network on ``device``; any other file is one UserError line."""
         from pathlib import Path
 
         from biodl.errors import UserError
@@ -225,7 +229,7 @@ class SegmentationFit:
             net.load_state_dict(payload["state_dict"])
         except RuntimeError as exc:
             raise UserError(f"{path}: weights do not fit the U-Net its spec builds ({str(exc)[:160]})") from None
-        net.eval()
+        net.to(device).eval()
         return cls(net, payload["foreground"], payload["interior"], payload["history"], payload["best_epoch"],
                    payload["featurizer_spec"], payload["info"])
 
@@ -265,7 +269,7 @@ def fit_unet(images: np.ndarray, masks: Sequence[np.ndarray], valid_images: np.n
              valid_masks: Sequence[np.ndarray], *, depth: int = 3, width: int = 16, dropout: float = 0.1,
              scale: float = 1.0, crop: int = 96, batch_size: int = 16, steps_per_epoch: int = 40, epochs: int = 60,
              patience: int = 10, lr: float = 1e-3, weight_decay: float = 1e-4, seed: int = 0,
-             choose_thresholds: bool = True, log=None, progress=None) -> SegmentationFit:
+             choose_thresholds: bool = True, device: str = "cpu", log=None, progress=None) -> SegmentationFit:
     """Train a :class:`UNet` on random crops (flips, 90° rotations) of ``images`` (N, C, H, W; uint8
     or float) with instance ``masks`` (N × (H, W)); loss = cross-entropy + soft Dice; early stopping
     on the validation loss of whole validation images (the best epoch's weights are kept). Then the
@@ -289,12 +293,13 @@ def fit_unet(images: np.ndarray, masks: Sequence[np.ndarray], valid_images: np.n
         x_valid, small_valid_masks = resize_images(x_valid, shape), [resize_mask(m, shape) for m in valid_masks]
     t_train = np.stack([pixel_targets(m) for m in masks])
     t_valid = torch.from_numpy(np.stack([pixel_targets(m) for m in small_valid_masks]).astype(np.int64))
-    net = UNet(x_train.shape[1:], 3, depth=depth, width=width, dropout=dropout, scale=scale)
+    net = UNet(x_train.shape[1:], 3, depth=depth, width=width, dropout=dropout, scale=scale).to(device)
+    t_valid = t_valid.to(device)
     crop = max(net.multiple, crop // net.multiple * net.multiple)
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
     # interior and boundary pixels are rarer than background: weigh classes by inverse frequency
     freq = np.bincount(t_train.ravel(), minlength=3).astype(np.float64) + 1
-    weight = torch.tensor((freq.sum() / (3 * freq)).clip(0.2, 10), dtype=torch.float32)
+    weight = torch.tensor((freq.sum() / (3 * freq)).clip(0.2, 10), dtype=torch.float32, device=device)
     loss_fn = CrossEntropyDice(weight)
     best, best_state, best_epoch, history, bad = np.inf, None, 0, [], 0
     for epoch in range(epochs):
@@ -302,7 +307,7 @@ def fit_unet(images: np.ndarray, masks: Sequence[np.ndarray], valid_images: np.n
         total = 0.0
         for _ in range(steps_per_epoch):
             xb, yb = _crops(x_train, t_train, crop, batch_size, rng)
-            xb, yb = torch.from_numpy(xb), torch.from_numpy(yb.astype(np.int64))
+            xb, yb = torch.from_numpy(xb).to(device), torch.from_numpy(yb.astype(np.int64)).to(device)
             logits = net(xb)
             loss = loss_fn(logits, yb)
             optimizer.zero_grad()
@@ -315,7 +320,7 @@ def fit_unet(images: np.ndarray, masks: Sequence[np.ndarray], valid_images: np.n
             # their three output maps only MBs; the loss is then taken over all of them at once
             per_pass = max(1, VALID_PIXELS // (x_valid.shape[2] * x_valid.shape[3]))
             logits = torch.cat([
-                net(torch.from_numpy(np.stack([_pad_to(x, net.multiple)[0] for x in x_valid[k:k + per_pass]])))
+                net(torch.from_numpy(np.stack([_pad_to(x, net.multiple)[0] for x in x_valid[k:k + per_pass]])).to(device))
                 for k in range(0, len(x_valid), per_pass)])[:, :, :x_valid.shape[2], :x_valid.shape[3]]
             valid_loss = float(loss_fn(logits, t_valid))
         if not np.isfinite(valid_loss):

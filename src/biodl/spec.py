@@ -644,6 +644,13 @@ def _check_segmentation(spec, name: str, exp, ds) -> None:
                                                                 "folder of instance masks here")
     if exp.search is not None:
         raise _Problem(f"{where}.search", "not available for segmentation yet: set model and train by hand")
+    used = ("epochs", "batch_size", "lr", "weight_decay", "patience", "crop", "steps_per_epoch", "device",
+            "progress", "seed", "loss")
+    for key in sorted(exp.train.model_fields_set - set(used)):
+        raise _Problem(f"{where}.train.{key}", f"not used by segmentation training (it reads {', '.join(used[:8])}; "
+                                               "AdamW, flips and 90° turns are built in)")
+    if exp.train.loss not in (None, *task_class(exp.task).losses):
+        raise _Problem(f"{where}.train.loss", f"segmentation trains with {', '.join(task_class(exp.task).losses)}")
     unc = exp.uncertainty
     if unc.method != "none" or unc.heteroscedastic:
         raise _Problem(f"{where}.uncertainty", "segmentation states no uncertainty yet: leave the block out")

@@ -78,11 +78,12 @@ def _predict_segmenter(name: str, model_path, features, split_path, out, test_se
 
     from biodl import predictions
     from biodl.dataset import load_dataset
+    from biodl.device import resolve_device
     from biodl.segmentation import SegmentationFit, segment
     from biodl.splits import load_split
     from biodl.tasks import Segmentation
 
-    fit = SegmentationFit.load(model_path)
+    fit = SegmentationFit.load(model_path, device=resolve_device("auto"))
     task = Segmentation([Segmentation.TASK])
     split = load_split(split_path)
     sources = [(p, load_dataset(features), features, True) for p in PARTS]

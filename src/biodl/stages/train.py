@@ -322,9 +322,11 @@ def _train_segmenter(name: str, experiment: Mapping, features, split_path, out: 
     import inspect
 
     from biodl.dataset import load_dataset
+    from biodl.device import describe_device, resolve_device
     from biodl.io import atomic_dir
     from biodl.segmentation import fit_unet
     from biodl.splits import load_split
+    from biodl.tasks import Segmentation
     from biodl.train import TrainConfig, derive_seed
 
     ds = load_dataset(features, mmap=False)
@@ -342,20 +344,22 @@ def _train_segmenter(name: str, experiment: Mapping, features, split_path, out: 
                 "lr": config.lr, "weight_decay": config.weight_decay}
     model_spec = {"type": "unet", **{k: v for k, v in experiment["model"].items() if k != "type"}}
     train_seed = derive_seed(seed, name)
+    device = resolve_device(config.device)
     progress.start(1)
     progress.begin_fit("U-Net")
     fit = fit_unet(ds.X[pos["train"]], masks[pos["train"]], ds.X[pos["valid"]], masks[pos["valid"]],
-                   **{k: v for k, v in model_spec.items() if k != "type"}, **settings, seed=train_seed, log=log,
-                   progress=progress.epoch)
+                   **{k: v for k, v in model_spec.items() if k != "type"}, **settings, seed=train_seed,
+                   device=device, log=log, progress=progress.epoch)
     best = min(h["valid_loss"] for h in fit.history)
     fit.featurizer_spec = ds.manifest["featurizer"]
     fit.info = {"experiment": name, "train_config": {**settings, "loss": "ce_dice"},
                 "monitor": "loss", "best_epoch": fit.best_epoch,
                 "epochs_run": len(fit.history), "best_valid_loss": best,
                 "thresholds": {"foreground": fit.foreground, "interior": fit.interior},
+                "device": describe_device(device),
                 "split": {"method": split.get("method"), "seed": split.get("seed"), "path": str(split_path)}}
     manifest = {
-        "experiment": name, "task_type": "segmentation", "tasks": ["instances"], "model_spec": fit.net.spec,
+        "experiment": name, "task_type": experiment["task"], "tasks": [Segmentation.TASK], "model_spec": fit.net.spec,
         "featurizer": ds.manifest["featurizer"], "features": str(features), "seed": seed, "train_seed": train_seed,
         "selected_trial": 0, "selected_overrides": {}, "valid_loss": best, "n_trials": 1, "info": fit.info,
         "versions": ds.manifest["versions"], "uncertainty": {"method": "none"}, "calibration": {}, "ensemble": None,
