@@ -134,6 +134,15 @@ def test_bad_codes_are_named():
     with pytest.raises(ValueError, match="0..4"):
         saturation_mutagenesis(model, np.full((2, 10), 7, np.uint8))
     assert saturation_mutagenesis(model, np.zeros((0, 10), np.uint8)).shape == (0, 10, 4)
+    # a memory-mapped dataset is read-only: scored the same, with no torch warning about it
+    import warnings
+
+    codes, _ = _codes(3, 20, seed=9)
+    frozen = codes.copy()
+    frozen.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.array_equal(saturation_mutagenesis(model, frozen), saturation_mutagenesis(model, codes))
 
 
 # -- motifs from attributions, against JASPAR (pyjaspar's offline database) ----------------------

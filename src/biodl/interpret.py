@@ -45,7 +45,10 @@ def _check_codes(codes: np.ndarray) -> np.ndarray:
         raise ValueError(f"DNA codes must be an integer array (N, L), got {codes.dtype} {codes.shape}")
     if codes.size and (codes.min() < 0 or codes.max() > 4):
         raise ValueError("DNA codes must be 0..4 (A, C, G, T, N)")
-    return np.ascontiguousarray(codes, dtype=np.uint8)  # a reverse complement is a negative-stride view
+    # a reverse complement is a negative-stride view, a memory-mapped dataset read-only: torch wants neither
+    if not codes.flags.writeable or not codes.flags.c_contiguous or codes.dtype != np.uint8:
+        codes = np.array(codes, dtype=np.uint8, order="C")
+    return codes
 
 
 @torch.no_grad()
