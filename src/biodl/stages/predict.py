@@ -114,27 +114,16 @@ def predict_raw(model_path: str | Path, source: Mapping, out: str | Path, *, n_j
 
     from biodl import predictions
     from biodl.domain import assess
-    from biodl.featurizers import make_featurizer
     from biodl.io import atomic_file
     from biodl.segmentation import is_segmenter
-    from biodl.sources import read_source
     from biodl.train import TrainedModel
     from biodl.uncertainty import predict_with_uncertainty
 
     if is_segmenter(model_path):
         return _segment_raw(model_path, source, out, n_jobs=n_jobs)
     model = TrainedModel.load(model_path)
-    if not model.featurizer_spec:
-        raise UserError(f"{model_path}: the model file carries no featurizer spec; predict from features instead")
-    table = read_source(source)
-    read_rejected = {r.index: r.reason for r in table.rejects}
-    candidates = np.array([i for i in range(len(table)) if i not in read_rejected], np.int64)
-    featurizer = make_featurizer(model.featurizer_spec, n_jobs=n_jobs)
-    result = featurizer.featurize([table.inputs[i] for i in candidates], meta=False)
-    reasons = dict(read_rejected)
-    reasons.update({int(candidates[r.index]): r.reason for r in result.rejects})
+    table, rows, result, reasons = _featurize_raw(model.featurizer_spec, model_path, source, n_jobs)
     frame = pd.DataFrame({"id": table.ids, "input": [str(x) if x is not None else "" for x in table.inputs]})
-    rows = candidates[result.kept]
     columns = {}
     if len(result.X):
         check_shape(model, result.X, f"{model_path}: its featurizer's output")
@@ -162,6 +151,23 @@ def predict_raw(model_path: str | Path, source: Mapping, out: str | Path, *, n_j
     return frame
 
 
+def _featurize_raw(featurizer_spec, model_path, source: Mapping, n_jobs: int):
+    """Raw inputs featurized with a model's own featurizer: (the source's table, the table rows that
+    featurized, the featurizer's result, {table row: reject reason} of the others)."""
+    from biodl.featurizers import make_featurizer
+    from biodl.sources import read_source
+
+    if not featurizer_spec:
+        raise UserError(f"{model_path}: the model file carries no featurizer spec; predict from features instead")
+    table = read_source(source)
+    reasons = {r.index: r.reason for r in table.rejects}
+    candidates = np.array([i for i in range(len(table)) if i not in reasons], np.int64)
+    result = make_featurizer(featurizer_spec, n_jobs=n_jobs).featurize([table.inputs[i] for i in candidates],
+                                                                      meta=False)
+    reasons.update({int(candidates[r.index]): r.reason for r in result.rejects})
+    return table, candidates[result.kept], result, reasons
+
+
 def masks_folder(out: str | Path) -> Path:
     """Where ``biodl predict`` with a segmentation model writes the masks: beside the CSV, named after it."""
     out = Path(out)
@@ -176,21 +182,11 @@ def _segment_raw(model_path, source: Mapping, out, *, n_jobs: int = 1):
     import pandas as pd
     import tifffile
 
-    from biodl.featurizers import make_featurizer
     from biodl.io import atomic_dir, atomic_file
     from biodl.segmentation import SegmentationFit, segment
-    from biodl.sources import read_source
 
     fit = SegmentationFit.load(model_path)
-    if not fit.featurizer_spec:
-        raise UserError(f"{model_path}: the model file carries no featurizer spec; predict from features instead")
-    table = read_source(source)
-    reasons = {r.index: r.reason for r in table.rejects}
-    candidates = np.array([i for i in range(len(table)) if i not in reasons], np.int64)
-    result = make_featurizer(fit.featurizer_spec, n_jobs=n_jobs).featurize([table.inputs[i] for i in candidates],
-                                                                           meta=False)
-    reasons.update({int(candidates[r.index]): r.reason for r in result.rejects})
-    rows = candidates[result.kept]
+    table, rows, result, reasons = _featurize_raw(fit.featurizer_spec, model_path, source, n_jobs)
     masks = segment(fit, result.X) if len(rows) else []
     folder = masks_folder(out)
     counts = np.full(len(table), np.nan)
