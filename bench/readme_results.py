@@ -270,6 +270,20 @@ def segmentation_workflow(runs, _meta) -> str:
     return "\n".join(lines).rstrip("\n")
 
 
+def ism_speed(_runs, _meta) -> str:
+    """Issue 14's ISM speed row, from bench/ism_speed.py's result file."""
+    r = json.loads((ROOT / "bench" / "results" / "ism_speed.json").read_text())
+    verdict = "met" if r["ratio"] >= 1.0 and r["max_abs_difference"] <= 1e-5 else "missed"
+    return "\n".join([
+        "| ISM, {n} sequences x {length} bp, CPU ({threads} threads) | biodl | tangermeme | ratio | max abs difference "
+        "| goal | verdict |".format(**r),
+        "|---|---|---|---|---|---|---|",
+        f"| `saturation_mutagenesis`, best of {r['repeats']} | {r['biodl_s']} s ({r['biodl_seq_per_s']} seq/s) | "
+        f"{r['tangermeme_s']} s ({r['tangermeme_seq_per_s']} seq/s) | {r['ratio']}x | {r['max_abs_difference']:.1e} "
+        f"| >= 1.0x, equal within 1e-5 | {verdict} |",
+        "", f"{r['machine']}; load {r['load_end']} at the end."])
+
+
 def mpnn_speed(_runs, _meta) -> str:
     path = ROOT / "bench" / "results" / "mpnn_speed.json"
     if not path.is_file():
@@ -289,6 +303,7 @@ TABLES = {"default-results": lambda runs, meta: default_results_table(runs) + ru
           "molecule-targets": molecule_targets, "mpnn-speed": mpnn_speed, "genomics-targets": genomics_targets,
           "genome-windows": genome_windows, "featurize-speed": featurize_speed,
           "segmentation-targets": segmentation_targets, "segmentation-workflow": segmentation_workflow,
+          "ism-speed": ism_speed,
           # issue 13's full-size experiment from config/benchmark.yaml (collect --out bench/results/segmentation_full_run)
           "segmentation-full": lambda _runs, _meta: segmentation_workflow(_load(SEGMENTATION_FULL_RUN)[0], None)
           + run_line(_load(SEGMENTATION_FULL_RUN)[1]),
