@@ -126,6 +126,11 @@ def test_spec_refuses_crops_elsewhere_masks_missing_and_counts_from_another_spli
     del config["datasets"]["cells"]["source"]["masks"]
     with pytest.raises(UserError, match=r"^c: datasets.cells.source.masks: experiment 'seg' segments cells"):
         parse_config(config, where="c")
+    config = _config(test_sets=["plain"])
+    config["datasets"]["plain"] = {"source": {"format": "images", "path": "more_cells", "labels": "bbbc005"},
+                                   "featurizers": ["img"]}
+    with pytest.raises(UserError, match=r"^c: experiments.seg.test_sets\[0\]: dataset 'plain' has no masks"):
+        parse_config(config, where="c")
     config = _config(compare_counts=["cnn"])
     config["experiments"]["cnn"]["split"] = "other"
     with pytest.raises(UserError, match="counts are compared on the same images"):

@@ -651,6 +651,11 @@ def _check_segmentation(spec, name: str, exp, ds) -> None:
                                                "AdamW, flips and 90° turns are built in)")
     if exp.train.loss not in (None, *task_class(exp.task).losses):
         raise _Problem(f"{where}.train.loss", f"segmentation trains with {', '.join(task_class(exp.task).losses)}")
+    for i, test_set in enumerate(exp.test_sets):
+        other = spec.datasets.get(test_set)
+        if other is not None and getattr(other.source, "masks", None) is None:
+            raise _Problem(f"{where}.test_sets[{i}]", f"dataset {test_set!r} has no masks: folder to score the "
+                                                      "segmentation against")
     unc = exp.uncertainty
     if unc.method != "none" or unc.heteroscedastic:
         raise _Problem(f"{where}.uncertainty", "segmentation states no uncertainty yet: leave the block out")
