@@ -34,6 +34,7 @@ include: "workflow/rules/featurize.smk"
 include: "workflow/rules/split.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/predict.smk"
+include: "workflow/rules/interpret.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 

@@ -226,6 +226,28 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_interpret(args) -> int:
+    from biodl.stages.interpret import interpret_experiment
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    spec = _load_json_arg(args.interpret, "--interpret", "interpret") if args.interpret else {}
+    summary = interpret_experiment(args.name or Path(args.model).parent.name, args.model, args.features, args.split,
+                                   args.out, spec, test_sets=_test_sets(args.test_set), seed=args.seed)
+    print(f"{args.out}: {summary['method']} on {summary['n_items']} items of {summary['part']} "
+          f"({len(summary['figures'])} figures)", file=sys.stderr)
+    for group in summary.get("groups", []):
+        motif = group.get("motif")
+        if motif:
+            best = motif["matches"][0]
+            print(f"  {group['name']}: motif best matches {best['matrix_id']} {best['name']} ({best['family']}), "
+                  f"score {best['score']:.3f}, beyond {motif['percentile']:.1%} of shuffled motifs' best "
+                  f"matches", file=sys.stderr)
+    return 0
+
+
 def cmd_baseline(args) -> int:
     from biodl.stages.baseline import baseline_experiment
 
@@ -272,7 +294,8 @@ def cmd_report(args) -> int:
     experiment = _load_json_arg(args.experiment, "--experiment", "experiment") if args.experiment else None
     out = write_experiment_report(args.name, args.metrics, args.predictions, args.out, model_dir=args.model_dir,
                                   split_path=args.split, features=args.features, experiment=experiment,
-                                  compare_counts=_test_sets(args.compare_counts, "--compare-counts", "PREDICTIONS"))
+                                  compare_counts=_test_sets(args.compare_counts, "--compare-counts", "PREDICTIONS"),
+                                  interpretation=args.interpretation)
     print(f"{out}: report written", file=sys.stderr)
     return 0
 
@@ -440,6 +463,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", required=True)
     p.set_defaults(func=cmd_baseline)
 
+    p = sub.add_parser("interpret", help="attributions of a trained model on one part -> directory of arrays, "
+                                         "table, figures",
+                       description="DNA: ISM / gradient x input / integrated gradients, motifs compared with JASPAR, "
+                                   "greedy evolution; molecules: ECFP bit occlusion or graph integrated gradients "
+                                   "mapped to atoms; images: occlusion or saliency maps.")
+    p.add_argument("--name", help="experiment name (default: the model's folder)")
+    p.add_argument("--model", required=True, help="model.pt written by biodl train")
+    p.add_argument("--features", required=True, help="featurized dataset directory the model was trained on")
+    p.add_argument("--split", required=True, help="split JSON")
+    p.add_argument("--test-set", action="append", metavar="NAME=FEATURES_DIR",
+                   help="a shipped test set, to explain with --interpret '{\"part\": NAME}'")
+    p.add_argument("--interpret", help="the interpret block as JSON or a YAML / JSON file (default: {})")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=_positive_int, help="CPU threads for torch (default: torch's own choice)")
+    p.add_argument("-o", "--out", required=True, help="output directory")
+    p.set_defaults(func=cmd_interpret)
+
     p = sub.add_parser("predict", help="predict with a saved model, from raw inputs or featurized splits",
                        description="Raw mode: biodl predict --model model.pt data.csv -o out.csv (featurized "
                                    "with the model's own featurizer; rejects keep their row with a reason). "
@@ -488,6 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--experiment", help="the experiment spec as JSON (shown in the report)")
     p.add_argument("--compare-counts", action="append", metavar="NAME=PREDICTIONS",
                    help="segmentation: another experiment's prediction parquet drawn in the count parity plot")
+    p.add_argument("--interpretation", help="the folder biodl interpret wrote (an interpretation section)")
     p.add_argument("-o", "--out", required=True, help="output .html")
     p.set_defaults(func=cmd_report)
 

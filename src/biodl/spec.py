@@ -413,6 +413,38 @@ class SearchSpec(Spec):
         5, description="optuna only: completed trials before pruning starts")
 
 
+#: what ``interpret`` can do per featurizer type (the first is the default); models must read those
+#: features the way the method needs (gradients need a network that takes the float one-hot)
+INTERPRET_METHODS = {
+    "onehot": ("ism", "gradient_x_input", "integrated_gradients"),
+    "ecfp": ("occlusion",),
+    "molgraph": ("integrated_gradients",),
+    "image": ("occlusion", "saliency"),
+}
+#: keys of the interpret block that apply to one featurizer type only
+INTERPRET_KEYS_BY_TYPE = {"motif_width": "onehot", "optimize_steps": "onehot", "optimize_starts": "onehot",
+                          "window": "image", "stride": "image"}
+
+
+class InterpretSpec(Spec):
+    """Attributions of replicate 0's model on one part of the data (biodl.stages.interpret)."""
+
+    method: Optional[Literal["ism", "gradient_x_input", "integrated_gradients", "occlusion", "saliency"]] = Field(
+        None, description="default: the first one the featurizer allows (ism, occlusion, integrated_gradients)")
+    part: Name = Field("test", description="a split part (train, valid, test) or one of the experiment's test_sets")
+    items: Annotated[int, Bounds(ge=1, le=1_000_000)] = Field(200, description="items attributed (at most)")
+    task: Optional[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
+        None, description="the target explained (default: the first)")
+    draw: Annotated[int, Bounds(ge=0, le=50)] = Field(4, description="figures per group in the report")
+    motif_width: Annotated[int, Bounds(ge=0, le=64)] = Field(
+        19, description="DNA: seqlet width for motif discovery and the JASPAR comparison (0: none)")
+    optimize_steps: Annotated[int, Bounds(ge=0, le=1000)] = Field(
+        0, description="DNA: greedy in-silico evolution steps from random sequences (0: none)")
+    optimize_starts: Annotated[int, Bounds(ge=1, le=10_000)] = Field(20, description="DNA: random starting sequences")
+    window: Annotated[int, Bounds(ge=1, le=4096)] = Field(16, description="images: occlusion patch side (pixels)")
+    stride: Annotated[int, Bounds(ge=1, le=4096)] = Field(8, description="images: occlusion patch step (pixels)")
+
+
 ImageSide = Annotated[int, Bounds(ge=16, le=8192)]
 
 
@@ -501,6 +533,8 @@ def _build_spec_classes():
         # replicate r splits with seed + r and trains with seed + r; scores are reported as mean ± sd
         replicates=(Annotated[int, Bounds(ge=1, le=100)], 1),
         uncertainty=(blocks["uncertainty"], Field(default_factory=blocks["uncertainty"])),
+        # attributions of replicate 0's model, written to results/interpret/ and shown in the report
+        interpret=(Optional[InterpretSpec], None),
     )
     config = create_model(
         "ConfigSpec", __base__=Spec,
@@ -614,6 +648,7 @@ def _cross_check(spec) -> None:
                     raise _Problem(f"{where}.test_sets[{i}]", f"dataset {test_set!r} must be featurized with "
                                                               f"{fz!r} ({key}) too (listed: "
                                                               f"{', '.join(other.featurizers)})")
+        _check_interpret(spec, name, exp, ds)
         _check_search(where, exp)
 
 
@@ -672,6 +707,58 @@ def _check_segmentation(spec, name: str, exp, ds) -> None:
         if other.replicates < exp.replicates:
             raise _Problem(at, f"{other_name!r} has {other.replicates} replicate(s), this experiment "
                                f"{exp.replicates}: each replicate is compared with the other's same replicate")
+
+
+def _source_targets(source) -> list[str] | None:
+    """The target names a source gives (None when only the data can tell)."""
+    if getattr(source, "targets", None):
+        return list(source.targets)
+    if getattr(source, "header_targets", None):
+        return list(source.header_targets)
+    target = getattr(source, "target", None)
+    return [target] if isinstance(target, str) else None
+
+
+def _check_interpret(spec, name: str, exp, ds) -> None:
+    """The interpret block fits the experiment: a method for its features and model, a part that
+    exists, a target it predicts, and no key that applies to another modality."""
+    block = exp.interpret
+    if block is None:
+        return
+    where = f"experiments.{name}.interpret"
+    kind = spec.featurizers[exp.featurizer].type
+    allowed = INTERPRET_METHODS.get(kind)
+    if allowed is None:
+        built = ", ".join(INTERPRET_METHODS)
+        raise _Problem(where, f"interpretation is built for featurizers of type {built}; {exp.featurizer!r} is "
+                              f"{kind}")
+    if block.method is not None and block.method not in allowed:
+        raise _Problem(f"{where}.method", f"{block.method} does not apply to {kind} features (use "
+                                          f"{' or '.join(allowed)})")
+    method = block.method or allowed[0]
+    if method in ("gradient_x_input", "integrated_gradients") and kind == "onehot" \
+            and exp.model.type not in ("cnn1d", "rnn"):
+        raise _Problem(f"{where}.method", f"{method} needs a network that reads the float one-hot (cnn1d, rnn); "
+                                          f"{exp.model.type} reads the codes: use ism")
+    for key, only in INTERPRET_KEYS_BY_TYPE.items():
+        if key in block.model_fields_set and kind != only:
+            raise _Problem(f"{where}.{key}", f"applies to {only} features, not {kind}")
+    if kind == "image" and block.window < block.stride:
+        raise _Problem(f"{where}.stride", f"{block.stride} is larger than the window ({block.window}): pixels "
+                                          "between patches would never be occluded")
+    if block.part not in ("train", "valid", "test", *exp.test_sets):
+        raise _Problem(f"{where}.part", f"{block.part!r} is not a split part (train, valid, test) or one of the "
+                                        f"experiment's test_sets ({', '.join(exp.test_sets) or 'none'})")
+    task = task_class(exp.task) if exp.task else None
+    if task is not None and getattr(task, "class_rows", False):
+        raise _Problem(where, f"not built for {exp.task} models yet (binary and regression are)")
+    if block.task is not None:
+        if task is not None and task.pixelwise:
+            raise _Problem(f"{where}.task", "a segmentation model explains its predicted cell area: leave task out")
+        targets = _source_targets(ds.source)
+        if targets is not None and block.task not in targets:
+            raise _Problem(f"{where}.task", f"{block.task!r} is not a target of dataset {exp.dataset!r} "
+                                            f"({', '.join(targets)})")
 
 
 def _check_search(where: str, exp) -> None:
@@ -858,6 +945,8 @@ def parse_block(kind: str, data: Any, where: str) -> Any:
         target = _build_spec_classes()[1]
     elif kind in ("train", "uncertainty"):
         target = _registry_blocks()[kind]
+    elif kind == "interpret":
+        target = InterpretSpec
     else:
         target = _block_type(kind)
     try:

@@ -115,3 +115,12 @@ def count_comparison_args(wc, rep=None):
     rep = wc.rep if rep is None else rep
     return [f"--compare-counts={name}=results/predictions/{name}/rep{rep}.parquet"
             for name in experiment(wc).compare_counts]
+
+
+def interpretation_inputs(wc):
+    """The experiment's attributions folder when its config asks for them (the report shows them)."""
+    return [f"results/interpret/{wc.experiment}"] if experiment(wc).interpret is not None else []
+
+
+def interpretation_args(wc):
+    return [f"--interpretation=results/interpret/{wc.experiment}"] if experiment(wc).interpret is not None else []

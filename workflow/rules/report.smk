@@ -9,6 +9,7 @@ rule report:
         split=lambda wc: split_file(experiment(wc), 0),
         features=lambda wc: f"{features_dir(experiment(wc).dataset, experiment(wc).featurizer)}/manifest.json",
         compare_counts=lambda wc: count_comparison_inputs(wc, rep=0),
+        interpretation=interpretation_inputs,
     output:
         report(
             "results/reports/{experiment}.html",
@@ -21,6 +22,7 @@ rule report:
         features=lambda wc, input: os.path.dirname(input.features),
         spec=lambda wc: as_json(experiment(wc).dump()),
         compare_counts=lambda wc: count_comparison_args(wc, rep=0),
+        interpretation=interpretation_args,
     conda:
         "../envs/biodl.yaml"
     log:
@@ -30,8 +32,8 @@ rule report:
     shell:
         "biodl report --name {wildcards.experiment:q} --metrics {input.metrics:q} "
         "--predictions {input.predictions:q} --model-dir {params.model_dir:q} --split {input.split:q} "
-        "--features {params.features:q} --experiment {params.spec:q} {params.compare_counts:q} --out {output:q} "
-        "2> {log:q}"
+        "--features {params.features:q} --experiment {params.spec:q} {params.compare_counts:q} "
+        "{params.interpretation:q} --out {output:q} 2> {log:q}"
 
 
 rule leaderboard:

@@ -8,12 +8,12 @@ rule train:
     params:
         out=lambda wc, output: os.path.dirname(output.manifest),
         features=lambda wc: features_dir(experiment(wc).dataset, experiment(wc).featurizer),
-        # what training reads: the baseline, free text and extra test sets do not retrain the model
+        # what training reads: the baseline, free text, extra test sets and interpretation do not retrain the model
         spec=lambda wc: as_json(
             {
                 k: v
                 for k, v in experiment(wc).dump().items()
-                if k not in ("baseline", "description", "test_sets", "replicates", "compare_counts")
+                if k not in ("baseline", "description", "test_sets", "replicates", "compare_counts", "interpret")
             }
         ),
         seed=replicate_seed,

@@ -368,8 +368,12 @@ def write_experiment_report(name: str, metrics_path: str | Path, predictions: Se
                             out: str | Path, *, model_dir: str | Path | None = None,
                             split_path: str | Path | None = None, features: str | Path | None = None,
                             experiment: Mapping | None = None,
-                            compare_counts: Mapping[str, str | Path] | None = None) -> Path:
+                            compare_counts: Mapping[str, str | Path] | None = None,
+                            interpretation: str | Path | None = None) -> Path:
     """Render the self-contained HTML report of one experiment. Returns its path.
+
+    ``interpretation``: the folder ``biodl interpret`` wrote (its figures, motif matches and the
+    head of its table become the page's interpretation section).
 
     ``compare_counts``: other experiments' prediction files (segmentation: their counts are drawn
     in the count parity plot beside the segmenter's and its baseline's)."""
@@ -412,8 +416,49 @@ def write_experiment_report(name: str, metrics_path: str | Path, predictions: Se
         "uncertain_label": unc_label, "uncertain": uncertain,
         "headline": _headline(metrics),
         "uncertainty_table": _task_class(metrics["task_type"]).uncertainty_table,
+        "interpretation": _interpretation(interpretation) if interpretation else None,
     }
     return _write_page(_env().get_template("experiment.html.j2").render(**context), out)
+
+
+#: rows of an interpretation's table shown on the page (the folder has them all)
+N_INTERPRETED = 15
+
+
+def _interpretation(folder: str | Path) -> dict:
+    """The interpret stage's summary for the page: figures as data URIs, motif rows, the table's head."""
+    import base64
+
+    folder = Path(folder)
+    summary = _read_json(folder / "summary.json", "interpretation summary")
+    figures = []
+    for fig in summary.get("figures", []):
+        path = folder / fig["file"]
+        if not path.is_file():
+            raise UserError(f"report: interpretation figure not found: {path}")
+        figures.append({"caption": fig["caption"],
+                        "uri": "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()})
+    motif_rows = []
+    entries = [(g["title"], g.get("n"), g.get("motif")) for g in summary.get("groups", [])]
+    if (summary.get("optimization") or {}).get("motif"):
+        entries.append(("sequences created by evolution", summary["optimization"]["starts"],
+                        summary["optimization"]["motif"]))
+    for title, n, motif in entries:
+        if motif:
+            matches = "; ".join(f"{m['matrix_id']} {m['name']} — {m['family']} ({m['score']:.2f})"
+                                for m in motif["matches"][:3])
+            motif_rows.append({"title": title, "n": n, "matches": matches, "percentile": motif["percentile"],
+                               "pair_percentile": motif["pair_percentile"]})
+    table = _read_csv(folder / "top_features.csv")
+    evolution = summary.get("optimization")
+    return {**summary, "folder": str(folder), "figures": figures, "motif_rows": motif_rows,
+            "table": table.head(N_INTERPRETED).to_dict("records") if table is not None else [],
+            "columns": list(table.columns) if table is not None else [],
+            "evolution": {"starts": evolution["starts"], "steps": evolution["steps"],
+                          "start_mean": float(np.mean(evolution["output_start"])),
+                          "end_mean": float(np.mean(evolution["output_end"]))} if evolution else None,
+            "how": summary.get("how"), "legend": summary.get("legend"), "on_cells": summary.get("on_cells"),
+            "other_strand_max_difference": summary.get("other_strand_max_difference")}
 
 
 def _segmentation_inputs(features: Path | None, compare_counts: Mapping) -> dict:
