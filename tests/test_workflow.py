@@ -106,6 +106,29 @@ def test_small_config_every_stage_and_identical_metrics(small_runs):
         assert any((first / "logs" / stage).rglob("*.log")), stage
 
 
+def test_interpretation_folders_and_report_sections(small_runs):
+    """dna_cnn and cells_cnn ask for interpretation: the rule writes the folder (same bytes in both
+    clean runs) and the report shows it; fs_mlp does not ask and has neither."""
+    first, second = small_runs
+    for name, method in (("dna_cnn", "ism"), ("cells_cnn", "occlusion")):
+        folder = first / "results" / "interpret" / name
+        summary = json.loads((folder / "summary.json").read_text())
+        assert summary["method"] == method and summary["n_items"] > 0
+        for fig in summary["figures"]:
+            assert (folder / fig["file"]).read_bytes()[:4] == b"\x89PNG"
+        for file in ("summary.json", "top_features.csv"):
+            assert (folder / file).read_bytes() == (second / "results" / "interpret" / name / file).read_bytes()
+        html = (first / "results" / "reports" / f"{name}.html").read_text()
+        assert "<h2>Interpretation</h2>" in html and html.count('src="data:image/png;base64,') >= 5
+    dna = json.loads((first / "results" / "interpret" / "dna_cnn" / "summary.json").read_text())
+    assert {g["name"] for g in dna["groups"]} == {"positives", "negatives"}
+    assert all(g["motif"]["matches"][0]["matrix_id"].startswith("MA") for g in dna["groups"])
+    assert dna["optimization"]["steps"] == 2 and len(dna["optimization"]["evolved"]) == 5
+    assert not (first / "results" / "interpret" / "fs_mlp").exists()
+    assert "<h2>Interpretation</h2>" not in (first / "results" / "reports" / "fs_mlp.html").read_text()
+    assert any((first / "logs" / "interpret").rglob("*.log"))
+
+
 # -- reports ------------------------------------------------------------------------------------
 def test_small_config_uncertainty_in_metrics(small_runs):
     first = small_runs[0]

@@ -57,7 +57,7 @@ def test_changing_one_experiment_reruns_only_its_jobs(workdir):
     # every output of the small config, marked as made (--touch records provenance without running)
     for path, (rule, _) in _plan(workdir).items():
         target = workdir / path
-        if rule == "simulate_cells":
+        if rule in ("simulate_cells", "interpret"):  # directory outputs
             target.mkdir(parents=True, exist_ok=True)
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -87,6 +87,14 @@ def test_changing_one_experiment_reruns_only_its_jobs(workdir):
     assert {f"results/predictions/{name}/rep0.baseline.parquet", f"results/metrics/{name}/rep0.json",
             f"results/metrics/{name}.json"} <= pending
     assert not any(p.startswith(("results/models/", "results/features/")) for p in pending)
+
+    # the interpretation block reruns the interpretation and the report only, never training
+    config = yaml.safe_load(original)
+    interpreted = next(n for n, e in config["experiments"].items() if "interpret" in e)
+    config["experiments"][interpreted]["interpret"]["draw"] = 2
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    pending = {path for path, (_, plan) in _plan(workdir).items() if plan != "no update"}
+    assert pending == {f"results/interpret/{interpreted}", f"results/reports/{interpreted}.html"}, pending
 
     # model.pt is train's declared output and predict's input: a lost model file is retrained and
     # predicted again, not read by a predict job that Snakemake thinks is up to date

@@ -413,8 +413,8 @@ class SearchSpec(Spec):
         5, description="optuna only: completed trials before pruning starts")
 
 
-#: what ``interpret`` can do per featurizer type (the first is the default); models must read those
-#: features the way the method needs (gradients need a network that takes the float one-hot)
+#: what ``interpret`` can do per featurizer type (the first is the default); the models that read
+#: ``onehot`` codes (cnn1d, rnn) also take the float one-hot, which the gradient methods need
 INTERPRET_METHODS = {
     "onehot": ("ism", "gradient_x_input", "integrated_gradients"),
     "ecfp": ("occlusion",),
@@ -735,11 +735,6 @@ def _check_interpret(spec, name: str, exp, ds) -> None:
     if block.method is not None and block.method not in allowed:
         raise _Problem(f"{where}.method", f"{block.method} does not apply to {kind} features (use "
                                           f"{' or '.join(allowed)})")
-    method = block.method or allowed[0]
-    if method in ("gradient_x_input", "integrated_gradients") and kind == "onehot" \
-            and exp.model.type not in ("cnn1d", "rnn"):
-        raise _Problem(f"{where}.method", f"{method} needs a network that reads the float one-hot (cnn1d, rnn); "
-                                          f"{exp.model.type} reads the codes: use ism")
     for key, only in INTERPRET_KEYS_BY_TYPE.items():
         if key in block.model_fields_set and kind != only:
             raise _Problem(f"{where}.{key}", f"applies to {only} features, not {kind}")

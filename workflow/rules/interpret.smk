@@ -11,6 +11,7 @@ rule interpret:
         features=lambda wc: features_dir(experiment(wc).dataset, experiment(wc).featurizer),
         test_sets=lambda wc: test_set_args(experiment(wc), experiment(wc).featurizer),
         spec=lambda wc: as_json(experiment(wc).interpret.dump()),
+        seed=SPEC.seed,
     # one thread, as predict: attributions are forward passes of replicate 0's model
     threads: 1
     conda:
@@ -21,5 +22,5 @@ rule interpret:
         "benchmarks/interpret/{experiment}.tsv"
     shell:
         "biodl interpret --name {wildcards.experiment:q} --model {input.model:q} --features {params.features:q} "
-        "--split {input.split:q} {params.test_sets:q} --interpret {params.spec:q} --seed {SPEC.seed} "
+        "--split {input.split:q} {params.test_sets:q} --interpret {params.spec:q} --seed {params.seed} "
         "--threads {threads} --out {output:q} 2> {log:q}"
