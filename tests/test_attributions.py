@@ -79,7 +79,8 @@ def test_atom_map_is_a_png_and_checks_its_weights():
 # -- molecules: the sulfonamide target -----------------------------------------------------------
 @pytest.fixture(scope="module")
 def sulfonamide_data():
-    """Tox21's molecules (real, 8k) with label = has a sulfonamide; 80 / 10 / 10 random split."""
+    """Tox21's molecules (real) with label = has a sulfonamide: every positive (263) and 1,500
+    seeded random negatives; 80 / 10 / 10 random split."""
     import pandas as pd
     from rdkit import Chem, RDLogger
 
@@ -87,11 +88,16 @@ def sulfonamide_data():
 
     RDLogger.DisableLog("rdApp.*")
     smiles = pd.read_csv(ROOT / "data" / "molecules" / "tox21.csv.gz")["smiles"].tolist()
+    pattern = Chem.MolFromSmarts(SULFONAMIDE)
+    parsed = [Chem.MolFromSmiles(s) for s in smiles]
+    positive = [i for i, m in enumerate(parsed) if m is not None and m.HasSubstructMatch(pattern)]
+    negative = [i for i, m in enumerate(parsed) if m is not None and not m.HasSubstructMatch(pattern)]
+    chosen = sorted(positive + list(np.random.default_rng(0).choice(negative, 1500, replace=False)))
+    smiles = [smiles[i] for i in chosen]
     ecfp = make_featurizer({"type": "ecfp", "radius": 2, "n_bits": 2048}).featurize(smiles, meta=False)
     graphs = make_featurizer({"type": "molgraph"}).featurize(smiles, meta=False)
     kept = np.intersect1d(ecfp.kept, graphs.kept)
     mols = [Chem.MolFromSmiles(smiles[k]) for k in kept]
-    pattern = Chem.MolFromSmarts(SULFONAMIDE)
     y = np.array([[m.HasSubstructMatch(pattern)] for m in mols], np.float32)
     X_ecfp = ecfp.X[np.searchsorted(ecfp.kept, kept)]
     X_graph = graphs.X[np.searchsorted(graphs.kept, kept)]
