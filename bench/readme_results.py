@@ -5,6 +5,9 @@
         one per experiment, mean ± sd over replicates) into bench/results/default_run/, without the
         bootstrap draws, plus the run's wall time from Snakemake's log
         [--out bench/results/jund_run]  (another run's snapshot: the JUND benchmark experiments)
+        and, from results/interpret/ beside the metrics folder, each interpreted experiment's
+        summary.json (to <out>/interpret/<experiment>.json) and the figures README shows
+        (README_FIGURES)
     python bench/readme_results.py write      # README.md's marked tables from bench/results/
     python bench/readme_results.py check      # exit 1 when README.md differs from what write gives
 
@@ -67,6 +70,117 @@ def collect(metrics_dir: Path, snakemake_log: Path | None, out: Path = SNAPSHOT)
                "log": snakemake_log.name}
         (out / "_run.json").write_text(json.dumps(run, indent=1, sort_keys=True) + "\n")
     print(f"{len(summaries)} summaries -> {out}")
+
+
+#: figures of the default run that README shows: (experiment, file in its interpret folder) -> name
+README_FIGURES = {("oct4_cnn_rc", "figures/logos_positives.png"): "oct4_cnn_rc_logos.png",
+                  ("solubility_mlp_ecfp", "figures/molecule_errors_0.png"): "solubility_mlp_ecfp_molecule.png"}
+
+
+def collect_interpretation(interpret_dir: Path, out: Path) -> None:
+    """Each interpreted experiment's summary (without the evolved sequences) and README's figures."""
+    import shutil
+
+    target = out / "interpret"
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for summary in sorted(interpret_dir.glob("*/summary.json")):
+        data = json.loads(summary.read_text())
+        data.get("optimization", {}).pop("evolved", None)
+        (target / f"{summary.parent.name}.json").write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    for (experiment, file), name in README_FIGURES.items():
+        source = interpret_dir / experiment / file
+        if not source.is_file():
+            sys.exit(f"readme_results: {source} not found (README shows it)")
+        shutil.copyfile(source, target / name)
+
+
+def _interpretations(folder: Path = SNAPSHOT) -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text()) for p in sorted((folder / "interpret").glob("*.json"))}
+
+
+def _matches(motif: dict, n: int = 2) -> str:
+    return "; ".join(f"{m['matrix_id']} {m['name']} ({m['family']}, {m['score']:.3f})" for m in motif["matches"][:n])
+
+
+def _motif_verdict(family_ok: bool, percentile: float, pair: float) -> str:
+    if not family_ok:
+        return "missed: another family"
+    if percentile >= 0.99:
+        return "met"
+    return (f"family met; beyond the 99th percentile against the matched matrix ({_num(pair)}) but not over "
+            f"the whole database ({_num(percentile)})")
+
+
+def interpret_targets(_runs, _meta) -> str:
+    """Issue 14's motif targets: the default run's Oct4 / MafK model, bench/interpret_jund.py's JUND run."""
+    header = ("| check | model and data | best JASPAR matches (family, score) | beyond shuffled copies' best over "
+              "JASPAR | beyond shuffled copies vs that matrix | control (shuffled labels) | goal | verdict |")
+    lines = [header, "|---|---|---|---|---|---|---|---|"]
+    oct4 = _interpretations().get("oct4_cnn_rc")
+    if oct4:
+        for group in oct4["groups"]:
+            motif = group.get("motif")
+            if not motif:
+                continue
+            family = "POU domain factors" if group["name"] == "positives" else "Maf-related"
+            ok = family in motif["matches"][0]["family"]
+            lines.append(f"| Oct4 vs MafK, {'Oct4' if group['name'] == 'positives' else 'MafK'} class | default run's "
+                         f"`oct4_cnn_rc`, ISM on {group['n']} shipped-test {group['name']} | {_matches(motif)} | "
+                         f"{_num(motif['percentile'])} | {_num(motif['pair_percentile'])} | fails in "
+                         f"tests/test_interpret.py | {family}, > 99th percentile | "
+                         f"{_motif_verdict(ok, motif['percentile'], motif['pair_percentile'])} |")
+    path = ROOT / "bench" / "results" / "interpret_jund.json"
+    if path.is_file():
+        r = json.loads(path.read_text())
+        real, control = r["real"]["discovery"], r["control"]["discovery"]
+        ok = real["right_family"]
+        lines.append(f"| JUND (AP-1) | bench/interpret_jund.py: the benchmark's `jund_cnn_rc`, ISM on the "
+                     f"{real['n_sequences']} bound test windows, {r['settings']['seqlet_width']}-bp seqlets | "
+                     f"{_matches(real)} | {_num(real['null_percentile'])} | {_num(real['pair_percentile'])} | "
+                     f"{control['best']['name']} ({control['best']['family']}, {control['best']['score']:.3f}; "
+                     f"{_num(control['null_percentile'])}) | Jun / Fos-related, > 99th percentile | "
+                     f"{_motif_verdict(ok, real['null_percentile'], real['pair_percentile'])} |")
+    lines.append("| molecule atoms, label = has a sulfonamide | tests/test_attributions.py: Tox21 molecules, ECFP "
+                 "MLP (bit occlusion) and D-MPNN (atom integrated gradients) | – | – | – | must stay below 90 % "
+                 "(asserted) | sulfonamide atoms on top in ≥ 90 % of test positives | asserted by the test |")
+    return "\n".join(lines)
+
+
+def interpret_figures(_runs, _meta) -> str:
+    """README's figures from the default run, each with its caption from the run's summary."""
+    summaries = _interpretations()
+    lines = []
+    for (experiment, file), name in README_FIGURES.items():
+        caption = next(f["caption"] for f in summaries[experiment]["figures"] if f["file"] == file)
+        lines += [f"![{caption}](bench/results/default_run/interpret/{name})", "", f"*{experiment}: {caption}*", ""]
+    return "\n".join(lines).rstrip()
+
+
+def interpret_default(_runs, _meta) -> str:
+    """What each interpreted experiment of the default run found."""
+    lines = ["| experiment | method, part | items | found |", "|---|---|---|---|"]
+    for name, s in _interpretations().items():
+        found = []
+        for group in s.get("groups", []):
+            if group.get("motif"):
+                found.append(f"{group['name']}: {_matches(group['motif'], 1)}")
+        evolution = s.get("optimization")
+        if evolution:
+            start, end = evolution["output_start"], evolution["output_end"]
+            text = (f"evolution of {evolution['starts']} random sequences, {evolution['steps']} steps: mean "
+                    f"{_num(sum(start) / len(start))} → {_num(sum(end) / len(end))} ({s['units']})")
+            if evolution.get("motif"):
+                text += f", creating {_matches(evolution['motif'], 1)}"
+            found.append(text)
+        if s.get("on_cells"):
+            found.append(f"positive attribution on cell pixels {_num(s['on_cells']['positive_attribution_on_cells'])} "
+                         f"of the total; cells are {_num(s['on_cells']['cell_pixel_share'])} of the pixels")
+        if s["kind"] in ("ecfp", "molgraph"):
+            found.append(", ".join(f"{g['n']} {g['title']}" for g in s["groups"]) + " (atom maps in the report)")
+        lines.append(f"| {name} | {s['method']}, {s['part']} | {s['n_items']} | {'; '.join(found)} |")
+    return "\n".join(lines)
 
 
 def _load(folder: Path = SNAPSHOT) -> tuple[list[dict], dict]:
@@ -303,7 +417,8 @@ TABLES = {"default-results": lambda runs, meta: default_results_table(runs) + ru
           "molecule-targets": molecule_targets, "mpnn-speed": mpnn_speed, "genomics-targets": genomics_targets,
           "genome-windows": genome_windows, "featurize-speed": featurize_speed,
           "segmentation-targets": segmentation_targets, "segmentation-workflow": segmentation_workflow,
-          "ism-speed": ism_speed,
+          "ism-speed": ism_speed, "interpret-targets": interpret_targets, "interpret-default": interpret_default,
+          "interpret-figures": interpret_figures,
           # issue 13's full-size experiment from config/benchmark.yaml (collect --out bench/results/segmentation_full_run)
           "segmentation-full": lambda _runs, _meta: segmentation_workflow(_load(SEGMENTATION_FULL_RUN)[0], None)
           + run_line(_load(SEGMENTATION_FULL_RUN)[1]),
@@ -334,6 +449,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.command == "collect":
         collect(args.metrics, args.snakemake_log, args.out)
+        if (args.metrics.parent / "interpret").is_dir():
+            collect_interpretation(args.metrics.parent / "interpret", args.out)
         return 0
     current = README.read_text()
     expected = render(current)

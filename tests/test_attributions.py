@@ -72,6 +72,7 @@ def test_atom_map_is_a_png_and_checks_its_weights():
     mol = Chem.MolFromSmiles("CCO")
     assert draw_atom_map(mol, [0.5, 0.0, -1.0])[:4] == b"\x89PNG"
     assert draw_atom_map(mol, [0.0, 0.0, 0.0])[:4] == b"\x89PNG"  # nothing to shade: still a drawing
+    assert draw_atom_map(Chem.MolFromSmiles("C"), [1.0])[:4] == b"\x89PNG"  # one atom: RDKit's map needs two
     with pytest.raises(ValueError, match="weights"):
         draw_atom_map(mol, [1.0])
 
@@ -270,3 +271,33 @@ def test_interpret_command_on_a_molecule_model_and_its_report_section(tmp_path):
         assert proc.returncode == 2 and says in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, \
             proc.stderr
         assert not (tmp_path / "bad").exists()
+
+
+def test_items_are_the_ranked_ends_of_each_class_or_of_an_unlabelled_part():
+    """A classifier's groups: true positives it ranks highest, true negatives it ranks lowest; a part
+    without labels (a user's test set) falls back to the highest and lowest outputs."""
+    from types import SimpleNamespace
+
+    from biodl.stages.interpret import _groups
+
+    outputs = np.array([0.5, 3.0, -2.0, 1.0, -1.0, 2.0])
+    labels = np.array([1, 1, 0, 0, 0, 1], np.float64)
+
+    class Stub:
+        regression, task_name = False, "active"
+
+        def __call__(self, X):
+            return outputs[np.asarray(X)]
+
+        def labels(self, ds, idx):
+            return ds.y[idx]
+
+    ds = SimpleNamespace(X=np.arange(6), y=labels)
+    groups, scores, y = _groups(Stub(), ds, np.arange(6), 2, errors=True)
+    by_name = {g["name"]: g for g in groups}
+    assert by_name["positives"]["rows"] == [1, 5] and by_name["positives"]["sign"] == 1
+    assert by_name["negatives"]["rows"] == [2, 4] and by_name["negatives"]["sign"] == -1
+    assert by_name["errors"]["rows"][0] == 3  # label 0 scored at p = 0.73: the largest |p − y|
+    ds.y = np.full(6, np.nan)
+    groups, _, _ = _groups(Stub(), ds, np.arange(6), 2, errors=True)
+    assert [(g["name"], g["rows"]) for g in groups] == [("highest", [1, 5]), ("lowest", [2, 4])]

@@ -131,7 +131,7 @@ def graph_atom_attributions(module, graphs, *, task: int = 0, steps: int = 32,
     return attributions, (np.concatenate(errors).astype(np.float32) if errors else np.zeros(0, np.float32))
 
 
-def draw_atom_map(mol, weights: Sequence[float], *, size: tuple[int, int] = (320, 260), legend: str = "") -> bytes:
+def draw_atom_map(mol, weights: Sequence[float], *, size: tuple[int, int] = (320, 260)) -> bytes:
     """PNG bytes: ``mol`` drawn with RDKit's similarity map of ``weights`` (n_atoms,)."""
     from rdkit.Chem.Draw import SimilarityMaps, rdMolDraw2D
 
@@ -139,13 +139,10 @@ def draw_atom_map(mol, weights: Sequence[float], *, size: tuple[int, int] = (320
     if len(weights) != mol.GetNumAtoms():
         raise ValueError(f"{len(weights)} weights for a molecule of {mol.GetNumAtoms()} atoms")
     drawer = rdMolDraw2D.MolDraw2DCairo(*size)
-    if legend:
-        drawer.drawOptions().legendFontSize = 14
     # the map's contours scale with the largest |weight|: an all-zero map would divide by zero
-    if max(map(abs, weights), default=0.0) == 0.0:
-        weights = [0.0] * len(weights)
-        drawer.DrawMolecule(mol, legend=legend)
+    if max(map(abs, weights), default=0.0) == 0.0 or mol.GetNumAtoms() < 2:
+        drawer.DrawMolecule(mol)
     else:
-        SimilarityMaps.GetSimilarityMapFromWeights(mol, weights, draw2d=drawer, legend=legend)
+        SimilarityMaps.GetSimilarityMapFromWeights(mol, weights, draw2d=drawer)
     drawer.FinishDrawing()
     return drawer.GetDrawingText()

@@ -145,14 +145,14 @@ def _groups(predictor, ds, idx: np.ndarray, n: int, *, errors: bool = False) -> 
     y = predictor.labels(ds, idx)
     known = ~np.isnan(y)
     order = np.argsort(-scores, kind="stable")
-    if not predictor.regression:
+    if not predictor.regression and known.any():
         positives = [i for i in order if known[i] and y[i] == 1][:n]
         negatives = [i for i in order[::-1] if known[i] and y[i] == 0][:n]
         groups = [{"name": "positives", "title": f"true positives the model ranks highest ({predictor.task_name} = 1)",
                    "rows": positives, "sign": 1.0},
                   {"name": "negatives", "title": f"true negatives the model ranks lowest ({predictor.task_name} = 0)",
                    "rows": negatives, "sign": -1.0}]
-    else:
+    else:  # a regression, or a part without labels (a user's test set): the two ends of the ranking
         groups = [{"name": "highest", "title": "highest predictions", "rows": list(order[:n]), "sign": 1.0},
                   {"name": "lowest", "title": "lowest predictions", "rows": list(order[::-1][:n]), "sign": -1.0}]
     if errors and known.any():
@@ -396,10 +396,12 @@ def _write_atoms(predictor, ds, idx, groups, scores, y, chosen, mols, weights, t
                           **({"top_bits": top_bits(k)} if top_bits else {})})
         for rank, r in enumerate(g["rows"][:block.draw]):
             k = position[r]
-            label = "" if np.isnan(y[r]) else f", true {y[r]:.3g}"
+            measured = "" if np.isnan(y[r]) else f", measured {y[r]:.3g}"
             file = f"figures/molecule_{g['name']}_{rank}.png"
-            (tmp / file).write_bytes(draw_atom_map(mols[k], weights[k], legend=f"{ids[k]}: {scores[r]:.3g}{label}"))
-            figs.append({"file": file, "group": g["name"], "caption": f"{g['title']} #{rank + 1}: {ids[k]}"})
+            (tmp / file).write_bytes(draw_atom_map(mols[k], weights[k]))
+            figs.append({"file": file, "group": g["name"],
+                         "caption": f"{g['title']} #{rank + 1}: {ids[k]} {Chem.MolToSmiles(mols[k])}, output "
+                                    f"{scores[r]:.3g}{measured} ({predictor.units})"})
     offsets = np.cumsum([0] + [len(w) for w in weights])
     np.savez_compressed(tmp / "attributions.npz", ids=ids.astype(str),
                         atom_weights=np.concatenate(weights).astype(np.float32) if weights else np.zeros(0, np.float32),
