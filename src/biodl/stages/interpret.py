@@ -176,7 +176,7 @@ def _dna(predictor, ds, idx, block, method, tmp: Path, *, seed: int) -> dict:
 
     from biodl import interpret
     from biodl.interpret import figures
-    from biodl.motifs import compare_with_jaspar, jaspar_matrices, pwm_from_seqlets, seqlets
+    from biodl.motifs import jaspar_matrices, seqlets
 
     model = predictor.model
     if not predictor.module_is_plain():
@@ -218,20 +218,10 @@ def _dna(predictor, ds, idx, block, method, tmp: Path, *, seed: int) -> dict:
         windows, starts = seqlets(codes[k], g["sign"] * importance[k], width=width)
         entry = {"name": g["name"], "title": g["title"], "n": len(k)}
         if block.motif_width and len(k) >= 5:
-            pwm = pwm_from_seqlets(windows)
-            found = compare_with_jaspar(pwm, database, n_null=200, seed=seed)
-            entry["motif"] = {"pwm": pwm.round(4).tolist(), "n_seqlets": len(k), "width": width,
-                              "matches": [vars(m) for m in found["matches"]],
-                              "percentile": found["percentile"], "pair_percentile": found["pair_percentile"],
-                              "p_value": found["p_value"]}
-            best = found["matches"][0]
-            ref = next(r[3] for r in database if r[0] == best.matrix_id)
-            file = f"figures/motif_{g['name']}.png"
-            (tmp / file).write_bytes(figures.motif_logos([
-                (f"discovered from {len(k)} {g['name']} (top {width}-bp windows of importance)", pwm),
-                (f"best JASPAR match: {best.matrix_id} {best.name} ({best.family}), score {best.score:.2f}", ref)]))
-            figs.append({"file": file, "group": g["name"], "caption": f"Motif discovered in the {g['title']}, "
-                                                                      "beside its best JASPAR match"})
+            entry["motif"] = _motif(windows, database, seed, tmp / f"figures/motif_{g['name']}.png",
+                                    f"discovered from {len(k)} {g['name']} (top {width}-bp windows of importance)")
+            figs.append({"file": f"figures/motif_{g['name']}.png", "group": g["name"],
+                         "caption": f"Motif discovered in the {g['title']}, beside its best JASPAR match"})
         for rank, (kk, start) in enumerate(zip(k, starts)):
             row = chosen[kk]
             table.append({"id": ids[kk], "group": g["name"], "rank": rank, "label": y[row],
@@ -264,6 +254,27 @@ def _dna(predictor, ds, idx, block, method, tmp: Path, *, seed: int) -> dict:
     return result
 
 
+#: shuffled copies of a discovered motif for its null distributions
+N_NULL = 200
+
+
+def _motif(windows: np.ndarray, database, seed: int, figure: Path, title: str) -> dict:
+    """The motif of seqlets (N, w), its JASPAR matches and nulls, and its logo beside the best match's."""
+    from biodl.interpret import figures
+    from biodl.motifs import compare_with_jaspar, pwm_from_seqlets
+
+    pwm = pwm_from_seqlets(windows)
+    found = compare_with_jaspar(pwm, database, n_null=N_NULL, seed=seed)
+    best = found["matches"][0]
+    reference = next(r[3] for r in database if r[0] == best.matrix_id)
+    figure.write_bytes(figures.motif_logos([
+        (title, pwm),
+        (f"best JASPAR match: {best.matrix_id} {best.name} ({best.family}), score {best.score:.2f}", reference)]))
+    return {"pwm": pwm.round(4).tolist(), "n_seqlets": len(windows), "width": windows.shape[1],
+            "matches": [vars(m) for m in found["matches"]], "percentile": found["percentile"],
+            "pair_percentile": found["pair_percentile"], "p_value": found["p_value"], "n_null": N_NULL}
+
+
 def _revcomp(codes: np.ndarray) -> np.ndarray:
     from biodl.encodings import reverse_complement_codes
 
@@ -277,7 +288,7 @@ def _letters(codes: np.ndarray) -> str:
 def _evolve(module, length: int, block, seed: int, database, tmp: Path, figs: list, predictor) -> dict:
     """Greedy evolution from random sequences; the motif the evolved sequences share."""
     from biodl.interpret import figures, optimize_sequence, saturation_mutagenesis
-    from biodl.motifs import compare_with_jaspar, pwm_from_seqlets, seqlets
+    from biodl.motifs import seqlets
 
     rng = np.random.default_rng(seed)
     start = rng.integers(0, 4, size=(block.optimize_starts, length)).astype(np.uint8)
@@ -296,17 +307,10 @@ def _evolve(module, length: int, block, seed: int, database, tmp: Path, figs: li
                  "caption": f"Greedy in-silico evolution of {block.optimize_starts} random sequences: the output "
                             "after each single-base substitution"})
     if database is not None and len(evolved) >= 5:
-        pwm = pwm_from_seqlets(windows)
-        found = compare_with_jaspar(pwm, database, n_null=200, seed=seed)
-        result["motif"] = {"pwm": pwm.round(4).tolist(), "matches": [vars(m) for m in found["matches"]],
-                           "pair_percentile": found["pair_percentile"], "percentile": found["percentile"]}
-        best = found["matches"][0]
-        ref = next(r[3] for r in database if r[0] == best.matrix_id)
-        file = "figures/motif_evolved.png"
-        (tmp / file).write_bytes(figures.motif_logos([
-            (f"created by evolution ({len(evolved)} sequences, top {width}-bp windows)", pwm),
-            (f"best JASPAR match: {best.matrix_id} {best.name} ({best.family}), score {best.score:.2f}", ref)]))
-        figs.append({"file": file, "group": "evolution", "caption": "The motif the evolved sequences share"})
+        result["motif"] = _motif(windows, database, seed, tmp / "figures/motif_evolved.png",
+                                 f"created by evolution ({len(evolved)} sequences, top {width}-bp windows)")
+        figs.append({"file": "figures/motif_evolved.png", "group": "evolution",
+                     "caption": "The motif the evolved sequences share"})
     return result
 
 
