@@ -9,8 +9,6 @@ models trained on shuffled labels must fail it (negative control).
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -18,8 +16,13 @@ import torch
 
 from biodl.interpret import optimize_sequence
 from biodl.interpret.images import occlusion_map, saliency_map
-from biodl.interpret.molecules import (atom_weights_from_bits, bit_environments, bit_occlusion, draw_atom_map,
-                                       graph_atom_attributions)
+from biodl.interpret.molecules import (
+    atom_weights_from_bits,
+    bit_environments,
+    bit_occlusion,
+    draw_atom_map,
+    graph_atom_attributions,
+)
 from tests.conftest import ROOT
 
 SULFONAMIDE = "S(=O)(=O)N"
@@ -142,7 +145,7 @@ def _graph_hits(data, shuffle: bool) -> float:
                  epochs=15)
     positives = np.array([i for i in data["parts"][2] if data["y"][i, 0] == 1])
     graphs = to_model_input(model.preprocessor.transform_X(data["graph"][positives]), "cpu")
-    weights, error = graph_atom_attributions(model.module, graphs)
+    weights, _ = graph_atom_attributions(model.module, graphs)
     for k, i in enumerate(positives):
         assert len(weights[k]) == data["mols"][i].GetNumAtoms()  # graph atoms are RDKit's atoms, in order
     return _top_atom_hits(weights, positives, data)
@@ -230,11 +233,7 @@ def test_greedy_evolution_builds_the_site_the_model_scores():
 
 
 # -- the stage through the CLI ------------------------------------------------------------------
-def _biodl(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "biodl.cli", *args], cwd=cwd, capture_output=True, text=True)
-
-
-def test_interpret_command_on_a_molecule_model_and_its_report_section(tmp_path):
+def test_interpret_command_on_a_molecule_model_and_its_report_section(tmp_path, monkeypatch, capsys):
     """featurize → split → train → interpret → report, on FreeSolv with ECFP: the folder holds the
     arrays, table and molecule maps; a bad block or part is one line, exit code 2."""
     data = ROOT / "data" / "molecules" / "freesolv.csv"
@@ -243,14 +242,16 @@ def test_interpret_command_on_a_molecule_model_and_its_report_section(tmp_path):
          "--featurizer", '{"type": "ecfp", "radius": 2, "n_bits": 256}', "-o", "fs"],
         ["split", "--features", "fs", "--spec", '{"method": "random"}', "-o", "split.json"],
         ["train", "--name", "fs", "--features", "fs", "--split", "split.json", "--experiment",
-         '{"task": "regression", "model": {"type": "mlp", "hidden": [32]}, "train": {"epochs": 5, '
-         '"progress": false}}', "--progress", "0", "-o", "model"],
+         json.dumps({"task": "regression", "model": {"type": "mlp", "hidden": [32]},
+                     "train": {"epochs": 5, "progress": False}}), "--progress", "0", "-o", "model"],
         ["interpret", "--model", "model/model.pt", "--features", "fs", "--split", "split.json",
          "--interpret", '{"items": 12, "draw": 1}', "-o", "attr"],
     ]
+    from biodl.cli import main
+
+    monkeypatch.chdir(tmp_path)  # in this process: a subprocess per command would import torch each time
     for step in steps:
-        proc = _biodl(*step, cwd=tmp_path)
-        assert proc.returncode == 0, (step[0], proc.stderr[-2000:])
+        assert main(step) == 0, (step[0], capsys.readouterr().err[-2000:])
     summary = json.loads((tmp_path / "attr" / "summary.json").read_text())
     assert summary["method"] == "occlusion" and summary["kind"] == "ecfp"
     assert [g["name"] for g in summary["groups"]] == ["highest", "lowest", "errors"]
@@ -266,10 +267,11 @@ def test_interpret_command_on_a_molecule_model_and_its_report_section(tmp_path):
     assert len(summary["figures"]) == 3
     for bad, says in ((['{"itemz": 3}'], "itemz"), (['{"part": "nowhere"}'], "nowhere"),
                       (['{"method": "ism"}'], "ism")):
-        proc = _biodl("interpret", "--model", "model/model.pt", "--features", "fs", "--split", "split.json",
-                      "--interpret", *bad, "-o", "bad", cwd=tmp_path)
-        assert proc.returncode == 2 and says in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, \
-            proc.stderr
+        capsys.readouterr()
+        code = main(["interpret", "--model", "model/model.pt", "--features", "fs", "--split", "split.json",
+                     "--interpret", *bad, "-o", "bad"])
+        err = capsys.readouterr().err
+        assert code == 2 and says in err and len(err.strip().splitlines()) == 1, err
         assert not (tmp_path / "bad").exists()
 
 
@@ -293,7 +295,7 @@ def test_items_are_the_ranked_ends_of_each_class_or_of_an_unlabelled_part():
             return ds.y[idx]
 
     ds = SimpleNamespace(X=np.arange(6), y=labels)
-    groups, scores, y = _groups(Stub(), ds, np.arange(6), 2, errors=True)
+    groups, _, _ = _groups(Stub(), ds, np.arange(6), 2, errors=True)
     by_name = {g["name"]: g for g in groups}
     assert by_name["positives"]["rows"] == [1, 5] and by_name["positives"]["sign"] == 1
     assert by_name["negatives"]["rows"] == [2, 4] and by_name["negatives"]["sign"] == -1

@@ -229,10 +229,6 @@ def cmd_predict(args) -> int:
 def cmd_interpret(args) -> int:
     from biodl.stages.interpret import interpret_experiment
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
     spec = _load_json_arg(args.interpret, "--interpret", "interpret") if args.interpret else {}
     summary = interpret_experiment(args.name or Path(args.model).parent.name, args.model, args.features, args.split,
                                    args.out, spec, test_sets=_test_sets(args.test_set), seed=args.seed)
