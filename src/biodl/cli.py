@@ -244,6 +244,24 @@ def cmd_interpret(args) -> int:
     return 0
 
 
+def cmd_screen(args) -> int:
+    from biodl.stages.screen import screen_library
+
+    summary = screen_library(args.model, args.library, args.out, smiles_col=args.smiles_col, id_col=args.id_col,
+                             task=args.task, catalogs=[c for c in args.filters.split(",") if c],
+                             tautomer=args.tautomer, acquisition=args.acquisition, beta=args.beta,
+                             greater=not args.smaller_is_better, top=args.top, picks=args.picks,
+                             pick_method=args.pick_method, in_domain_only=args.in_domain_only,
+                             chunk_size=args.chunk_size, seed=args.seed, progress=not args.quiet)
+    c = summary["counts"]
+    print(f"{args.out}: {c['read']} records, {sum(c['rejected'].values())} rejected, {c['passed_filters']} "
+          f"passed the alerts ({', '.join(f'{k} {v}' for k, v in c['flagged'].items())} flagged), "
+          f"{c['predicted']} predicted, {c['hits']} picks; {summary['records_per_s']} records/s", file=sys.stderr)
+    for reason, n in sorted(c["rejected"].items(), key=lambda kv: -kv[1]):
+        print(f"  rejected {n:>7}  {reason}", file=sys.stderr)
+    return 0
+
+
 def cmd_baseline(args) -> int:
     from biodl.stages.baseline import baseline_experiment
 
@@ -475,6 +493,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_positive_int, help="CPU threads for torch (default: torch's own choice)")
     p.add_argument("-o", "--out", required=True, help="output directory")
     p.set_defaults(func=cmd_interpret)
+
+    p = sub.add_parser("screen", help="screen a molecule library: standardize, alerts, predict, rank, diverse picks",
+                       description="Reads the library in chunks (CSV / TSV / SMILES / SDF, gzip too); writes "
+                                   "screened.csv (every record, rejects with their reason), hits.csv and "
+                                   "summary.json to the output directory.")
+    p.add_argument("--model", required=True, help="model.pt of a molecule model")
+    p.add_argument("--library", required=True, help="library file")
+    p.add_argument("--smiles-col", help="CSV: the SMILES column (default: smiles / canonical_smiles / smi)")
+    p.add_argument("--id-col", help="CSV: the id column (SDF: a property; default: the record number / title)")
+    p.add_argument("--task", help="the target ranked (default: the model's first)")
+    p.add_argument("--filters", default="pains,brenk,inpharmatica",
+                   help="alert catalogs, comma-separated (pains, pains_a/b/c, brenk, inpharmatica, nih, zinc, glaxo, "
+                        "dundee, bms, mlsmr, lint, surechembl)")
+    p.add_argument("--tautomer", action="store_true", help="standardize to RDKit's canonical tautomer (slow)")
+    p.add_argument("--acquisition", default="score", choices=["score", "ucb"], help="rank by the prediction or "
+                   "mean + beta sigma")
+    p.add_argument("--beta", type=float, default=1.0)
+    p.add_argument("--smaller-is-better", action="store_true", help="rank low predictions first")
+    p.add_argument("--top", type=_positive_int, default=1000, help="candidates kept by score (default 1000)")
+    p.add_argument("--picks", type=int, default=100, help="diverse picks among the candidates (default 100)")
+    p.add_argument("--pick-method", default="maxmin", choices=["maxmin", "butina"])
+    p.add_argument("--in-domain-only", action="store_true", help="candidates must be in the applicability domain")
+    p.add_argument("--chunk-size", type=_positive_int, default=10_000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("-o", "--out", required=True, help="output directory")
+    p.set_defaults(func=cmd_screen)
 
     p = sub.add_parser("predict", help="predict with a saved model, from raw inputs or featurized splits",
                        description="Raw mode: biodl predict --model model.pt data.csv -o out.csv (featurized "

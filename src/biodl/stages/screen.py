@@ -1,0 +1,295 @@
+"""Stage: screen a molecule library with a trained model (the book's Ch. 11; issue 15, first part).
+
+library (CSV / TSV / SMILES / SDF, plain or gzip) → chunks of ``chunk_size`` records → per chunk:
+standardize (:class:`biodl.screening.Standardizer`) → structural alerts
+(:class:`biodl.screening.AlertFilter`) → the model's own featurizer → predictions with σ
+(:func:`biodl.uncertainty.predict_with_uncertainty`) and the applicability domain
+(:func:`biodl.domain.assess`) → the acquisition score; every record goes to ``screened.csv`` as its
+chunk finishes, and only the best ``top`` candidates are kept between chunks. At the end the
+candidates are picked for diversity (MaxMin or Butina) into ``hits.csv``; ``summary.json`` has the
+counts (read, rejected by reason, flagged by catalog, predicted, in domain) and the rates.
+
+Memory holds one chunk and the candidates, whatever the library's size; the output is the same
+for any chunk size (tested). A bad record is a row with its reason, never a stopped screen. Not yet
+(issue 15): worker processes, shards as Snakemake jobs, the report page, the workflow rule.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from biodl.errors import UserError
+
+SMILES_SUFFIXES = (".smi", ".smiles", ".txt")
+COLUMNS = ["id", "input", "smiles", "reject_reason", "alerts", "passes_filters", "prediction", "sigma",
+           "max_tanimoto", "in_domain", "score"]
+
+
+def _open(path: Path, mode: str = "rt"):
+    return gzip.open(path, mode) if path.suffix == ".gz" else open(path, mode)
+
+
+def _kind(path: Path) -> str:
+    suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
+    last = suffixes[-1] if suffixes else ""
+    if last in (".csv", ".tsv"):
+        return last[1:]
+    if last in SMILES_SUFFIXES:
+        return "smiles"
+    if last in (".sdf", ".sd"):
+        return "sdf"
+    raise UserError(f"{path}: cannot tell the library's format from its name (.csv, .tsv, .smi, .sdf, each "
+                    "optionally .gz)")
+
+
+def read_library(path: str | Path, *, smiles_col: str | None = None, id_col: str | None = None,
+                 chunk_size: int = 10_000) -> Iterator[pd.DataFrame]:
+    """Chunks of the library as DataFrames with ``id`` and ``input`` (SMILES; an SDF record that
+    RDKit cannot read has input "" and ``reason``). The file and its columns are checked before the
+    first chunk is returned."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: library file not found")
+    kind = _kind(path)
+    if kind in ("csv", "tsv"):
+        return _table_chunks(path, "," if kind == "csv" else "\t", smiles_col, id_col, chunk_size)
+    if kind == "smiles":
+        return _smiles_chunks(path, chunk_size)
+    return _sdf_chunks(path, id_col, chunk_size)
+
+
+def _table_chunks(path, sep, smiles_col, id_col, chunk_size):
+    header = pd.read_csv(path, sep=sep, nrows=0).columns.tolist()
+    if smiles_col is None:
+        smiles_col = next((c for c in header if c.lower() in ("smiles", "canonical_smiles", "smi")), None)
+        if smiles_col is None:
+            raise UserError(f"{path}: no SMILES column (looked for smiles, canonical_smiles, smi; columns: "
+                            f"{', '.join(header[:20])}); give --smiles-col")
+    for name, what in ((smiles_col, "--smiles-col"), (id_col, "--id-col")):
+        if name is not None and name not in header:
+            raise UserError(f"{path}: no column {name!r} ({what}; columns: {', '.join(header[:20])})")
+
+    def chunks():
+        start = 0
+        for frame in pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, chunksize=chunk_size,
+                                 usecols=[c for c in (smiles_col, id_col) if c is not None]):
+            ids = frame[id_col] if id_col else [f"{start + i + 1}" for i in range(len(frame))]
+            yield pd.DataFrame({"id": list(ids), "input": frame[smiles_col].tolist(), "reason": ""})
+            start += len(frame)
+
+    return chunks()
+
+
+def _smiles_chunks(path, chunk_size):
+    def chunks():
+        rows, number = [], 0
+        with _open(path) as handle:
+            for line in handle:
+                number += 1
+                parts = line.strip().split(None, 1)
+                if not parts:
+                    continue  # blank lines are not records
+                rows.append((parts[1] if len(parts) > 1 else str(number), parts[0], ""))
+                if len(rows) == chunk_size:
+                    yield pd.DataFrame(rows, columns=["id", "input", "reason"])
+                    rows = []
+        if rows:
+            yield pd.DataFrame(rows, columns=["id", "input", "reason"])
+
+    return chunks()
+
+
+def _sdf_chunks(path, id_col, chunk_size):
+    from rdkit import Chem, RDLogger
+
+    def chunks():
+        RDLogger.DisableLog("rdApp.*")
+        rows = []
+        with _open(path, "rb") as handle:
+            for number, mol in enumerate(Chem.ForwardSDMolSupplier(handle), start=1):
+                if mol is None:
+                    rows.append((str(number), "", "unreadable SDF record"))
+                else:
+                    name = mol.GetProp(id_col) if id_col and mol.HasProp(id_col) else mol.GetProp("_Name")
+                    rows.append((name or str(number), Chem.MolToSmiles(mol), ""))
+                if len(rows) == chunk_size:
+                    yield pd.DataFrame(rows, columns=["id", "input", "reason"])
+                    rows = []
+        if rows:
+            yield pd.DataFrame(rows, columns=["id", "input", "reason"])
+
+    return chunks()
+
+
+def screen_library(model_path: str | Path, library: str | Path, out: str | Path, *, smiles_col: str | None = None,
+                   id_col: str | None = None, task: str | None = None, catalogs=None, tautomer: bool = False,
+                   acquisition: str = "score", beta: float = 1.0, greater: bool = True, top: int = 1000,
+                   picks: int = 100, pick_method: str = "maxmin", in_domain_only: bool = False,
+                   chunk_size: int = 10_000, seed: int = 0, progress: bool = True) -> dict:
+    """Screen ``library`` with the model at ``model_path`` into the directory ``out``
+    (``screened.csv``, ``hits.csv``, ``summary.json``). Returns the summary."""
+    from biodl.io import atomic_dir
+    from biodl.screening import DEFAULT_CATALOGS, AlertFilter, Standardizer
+    from biodl.train import TrainedModel
+
+    if chunk_size < 1 or top < 1 or picks < 0:
+        raise UserError("screen: chunk_size and top must be >= 1, picks >= 0")
+    if picks > top:
+        raise UserError(f"screen: {picks} picks from {top} candidates: raise --top or lower --picks")
+    if acquisition not in ("score", "ucb") or pick_method not in ("maxmin", "butina"):
+        raise UserError("screen: acquisition is score or ucb, the pick method maxmin or butina")
+    model = TrainedModel.load(model_path)
+    if (model.featurizer_spec or {}).get("type") not in ("ecfp", "rdkit_descriptors", "molgraph", "smiles_tokens"):
+        raise UserError(f"{model_path}: a screen needs a molecule model (its features: "
+                        f"{(model.featurizer_spec or {}).get('type')})")
+    if getattr(model.task, "class_rows", False):
+        raise UserError(f"{model_path}: screening ranks one output; a {model.task_type} model has one per class")
+    target = 0 if task is None else _task_index(model, task, model_path)
+    try:
+        alerts = AlertFilter(catalogs or DEFAULT_CATALOGS)
+    except ValueError as exc:
+        raise UserError(f"screen: {exc}") from None
+    from rdkit import RDLogger
+
+    RDLogger.DisableLog("rdApp.*")  # every reason RDKit logs is in the record's reject_reason
+    chunks = read_library(library, smiles_col=smiles_col, id_col=id_col, chunk_size=chunk_size)
+    standardizer = Standardizer(tautomer=tautomer)
+    counts = {"read": 0, "rejected": {}, "flagged": {name: 0 for name in alerts.catalogs}, "passed_filters": 0,
+              "predicted": 0, "in_domain": 0}
+    candidates = pd.DataFrame(columns=[*COLUMNS, "order"])
+    started = time.perf_counter()
+    with atomic_dir(out) as tmp:
+        screened = tmp / "screened.csv"
+        bar = _progress(progress)
+        for number, chunk in enumerate(chunks):
+            frame = _screen_chunk(chunk, model, target, standardizer, alerts, acquisition, beta, greater, counts)
+            frame.to_csv(screened, mode="a", header=number == 0, index=False, columns=COLUMNS)
+            eligible = frame["passes_filters"] & np.isfinite(frame["score"].to_numpy(np.float64))
+            if in_domain_only:
+                eligible &= frame["in_domain"].fillna(False).astype(bool)
+            chosen = frame[eligible].assign(order=np.arange(counts["read"] - len(frame), counts["read"])[eligible])
+            candidates = _best(pd.concat([candidates, chosen], ignore_index=True) if len(candidates) else chosen, top)
+            if bar is not None:
+                bar.update(len(frame))
+        if bar is not None:
+            bar.close()
+        if counts["read"] == 0:
+            raise UserError(f"{library}: no records")
+        if not screened.exists():
+            pd.DataFrame(columns=COLUMNS).to_csv(screened, index=False)
+        hits = _pick(candidates, picks, pick_method, seed)
+        hits.to_csv(tmp / "hits.csv", index=False)
+        seconds = time.perf_counter() - started
+        summary = {"model": str(model_path), "library": str(library), "task": model.tasks[target],
+                   "acquisition": acquisition, "beta": beta if acquisition == "ucb" else None, "greater": greater,
+                   "catalogs": alerts.catalogs, "tautomer": tautomer, "in_domain_only": in_domain_only,
+                   "top": top, "picks": picks, "pick_method": pick_method, "chunk_size": chunk_size, "seed": seed,
+                   "counts": {**counts, "candidates": len(candidates), "hits": len(hits)},
+                   "seconds": round(seconds, 2), "records_per_s": round(counts["read"] / seconds, 1) if seconds else None}
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+def _task_index(model, task: str, where) -> int:
+    if task not in model.tasks:
+        raise UserError(f"{where}: the model predicts {', '.join(model.tasks)}, not {task!r}")
+    return model.tasks.index(task)
+
+
+def _progress(enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(unit=" molecules", unit_scale=True, desc="screen", mininterval=2.0)
+
+
+def _screen_chunk(chunk: pd.DataFrame, model, target: int, standardizer, alerts, acquisition: str, beta: float,
+                  greater: bool, counts: dict) -> pd.DataFrame:
+    from biodl.domain import assess
+    from biodl.featurizers import make_featurizer
+    from biodl.graphs import in_memory
+    from biodl.screening import acquisition as score_of
+    from biodl.uncertainty import predict_with_uncertainty
+
+    n = len(chunk)
+    counts["read"] += n
+    reasons = chunk["reason"].tolist()
+    smiles, mols, flagged = [""] * n, [None] * n, [""] * n
+    for i, text in enumerate(chunk["input"]):
+        if reasons[i]:
+            continue
+        result = standardizer.standardize(text)
+        if result.mol is None:
+            reasons[i] = result.reason
+            continue
+        smiles[i], mols[i] = result.smiles, result.mol
+        found = alerts.alerts(result.mol)
+        for name in dict.fromkeys(c for c, _ in found):
+            counts["flagged"][name] += 1
+        flagged[i] = "; ".join(f"{c}: {d}" for c, d in found)
+    ok = np.array([m is not None for m in mols])
+    rows = np.flatnonzero(ok)
+    prediction, sigma = np.full(n, np.nan), np.full(n, np.nan)
+    if len(rows):
+        featurized = make_featurizer(model.featurizer_spec).featurize([smiles[i] for i in rows], meta=False)
+        for reject in featurized.rejects:
+            reasons[rows[reject.index]] = f"featurize: {reject.reason}"
+        kept = rows[featurized.kept]
+        if len(kept):
+            out = predict_with_uncertainty(model, in_memory(featurized.X))
+            prediction[kept] = np.asarray(out["pred"], np.float64)[:, target]
+            if out.get("sigma") is not None:
+                sigma[kept] = np.asarray(out["sigma"], np.float64)[:, target]
+            counts["predicted"] += len(kept)
+    domain = assess(model.domain, [s or None for s in smiles]) if model.domain else {}
+    in_domain = pd.array(domain["in_domain"], dtype="boolean") if "in_domain" in domain \
+        else pd.array([pd.NA] * n, dtype="boolean")
+    predicted = np.isfinite(prediction)
+    if acquisition == "ucb" and predicted.any() and not np.isfinite(sigma[predicted]).all():
+        raise UserError("screen: acquisition ucb needs the model's σ (train it with uncertainty: ensemble, "
+                        "mc_dropout or a variance head)")
+    score = np.full(n, np.nan)
+    if predicted.any():
+        score[predicted] = score_of(prediction[predicted], sigma[predicted] if acquisition == "ucb" else None,
+                                    method=acquisition, beta=beta, greater=greater)
+    for reason in reasons:
+        if reason:  # counted by kind (the text before the details: atom numbers, SMILES)
+            key = reason.split(":")[0].split(" (")[0]
+            counts["rejected"][key] = counts["rejected"].get(key, 0) + 1
+    passes = ok & np.array([not f for f in flagged]) & predicted
+    counts["passed_filters"] += int((ok & np.array([not f for f in flagged])).sum())
+    counts["in_domain"] += int(np.asarray(in_domain.fillna(False), bool).sum())
+    return pd.DataFrame({"id": chunk["id"].tolist(), "input": chunk["input"].tolist(), "smiles": smiles,
+                         "reject_reason": reasons, "alerts": flagged, "passes_filters": passes,
+                         "prediction": prediction, "sigma": sigma,
+                         "max_tanimoto": domain.get("max_tanimoto", np.full(n, np.nan)),
+                         "in_domain": in_domain, "score": score})
+
+
+def _best(frame: pd.DataFrame, top: int) -> pd.DataFrame:
+    """The ``top`` rows by score (ties: earlier records first)."""
+    ranked = frame.sort_values(["score", "order"], ascending=[False, True], kind="stable")
+    return ranked.head(top).reset_index(drop=True)
+
+
+def _pick(candidates: pd.DataFrame, picks: int, method: str, seed: int) -> pd.DataFrame:
+    from rdkit import Chem
+
+    from biodl.screening import diverse_picks
+
+    if len(candidates) == 0 or picks == 0:
+        return pd.DataFrame(columns=["pick", "rank", *COLUMNS])
+    mols = [Chem.MolFromSmiles(s) for s in candidates["smiles"]]
+    chosen = diverse_picks(mols, picks, method=method, ranking=candidates["score"].to_numpy(np.float64), seed=seed)
+    hits = candidates.iloc[chosen].copy()
+    hits.insert(0, "rank", chosen + 1)  # the candidate's rank by score
+    hits.insert(0, "pick", np.arange(1, len(hits) + 1))
+    return hits.drop(columns=["order"]).reset_index(drop=True)
