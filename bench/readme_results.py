@@ -398,6 +398,22 @@ def ism_speed(_runs, _meta) -> str:
         "", f"{r['machine']}; load {r['load_end']} at the end."])
 
 
+def screen_speed(_runs, _meta) -> str:
+    """Issue 15's per-core screening rate against the bare RDKit loop, from bench/screen_speed.py."""
+    path = ROOT / "bench" / "results" / "screen_speed.json"
+    if not path.is_file():
+        return "(no bench/results/screen_speed.json: run python bench/screen_speed.py --json bench/results/screen_speed.json)"
+    r = json.loads(path.read_text())
+    lines = [f"| {r['n']:,} MUV SMILES, one core | molecules/s | ratio to the bare loop | goal |", "|---|---|---|---|"]
+    for label, rate in r["molecules_per_s"].items():
+        ratio = r["ratio_to_bare"][label]
+        goal = "" if label == "bare RDKit loop" else ("≥ 0.7x: met" if ratio >= 0.7 else f"≥ 0.7x: missed ({ratio:.3f}x)")
+        lines.append(f"| {label} | {rate:,.0f} | {ratio:.3f}x | {goal} |")
+    shares = ", ".join(f"{k} {v:.0%}" for k, v in r["default_screen_time_share"].items())
+    return "\n".join(lines) + (f"\n\nTime of the default screen by stage: {shares}. Best of {r['repeats']}, sides "
+                               f"alternating; {r['machine']}; load {r['load_end']} at the end.")
+
+
 def mpnn_speed(_runs, _meta) -> str:
     path = ROOT / "bench" / "results" / "mpnn_speed.json"
     if not path.is_file():
@@ -418,7 +434,7 @@ TABLES = {"default-results": lambda runs, meta: default_results_table(runs) + ru
           "genome-windows": genome_windows, "featurize-speed": featurize_speed,
           "segmentation-targets": segmentation_targets, "segmentation-workflow": segmentation_workflow,
           "ism-speed": ism_speed, "interpret-targets": interpret_targets, "interpret-default": interpret_default,
-          "interpret-figures": interpret_figures,
+          "interpret-figures": interpret_figures, "screen-speed": screen_speed,
           # issue 13's full-size experiment from config/benchmark.yaml (collect --out bench/results/segmentation_full_run)
           "segmentation-full": lambda _runs, _meta: segmentation_workflow(_load(SEGMENTATION_FULL_RUN)[0], None)
           + run_line(_load(SEGMENTATION_FULL_RUN)[1]),

@@ -61,6 +61,7 @@ def test_clean_molecules_pass_and_catalogs_are_named():
     assert AlertFilter(["inpharmatica"]).alerts(Chem.MolFromSmiles("O=C1C=CC(=O)C=C1"))
     with pytest.raises(ValueError, match="unknown alert catalog"):
         AlertFilter(["pains", "painz"])
+    assert AlertFilter([]).passes([Chem.MolFromSmiles("Oc1ccccc1O")]).all()  # no catalogs: no alerts
 
 
 # -- ranking and picks --------------------------------------------------------------------------

@@ -248,7 +248,7 @@ def cmd_screen(args) -> int:
     from biodl.stages.screen import screen_library
 
     summary = screen_library(args.model, args.library, args.out, smiles_col=args.smiles_col, id_col=args.id_col,
-                             task=args.task, catalogs=[c for c in args.filters.split(",") if c],
+                             task=args.task, catalogs=[c for c in args.filters.split(",") if c and c != "none"],
                              tautomer=args.tautomer, acquisition=args.acquisition, beta=args.beta,
                              greater=not args.smaller_is_better, top=args.top, picks=args.picks,
                              pick_method=args.pick_method, in_domain_only=args.in_domain_only,
@@ -505,7 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", help="the target ranked (default: the model's first)")
     p.add_argument("--filters", default="pains,brenk,inpharmatica",
                    help="alert catalogs, comma-separated (pains, pains_a/b/c, brenk, inpharmatica, nih, zinc, glaxo, "
-                        "dundee, bms, mlsmr, lint, surechembl)")
+                        "dundee, bms, mlsmr, lint, surechembl), or none")
     p.add_argument("--tautomer", action="store_true", help="standardize to RDKit's canonical tautomer (slow)")
     p.add_argument("--acquisition", default="score", choices=["score", "ucb"], help="rank by the prediction or "
                    "mean + beta sigma")

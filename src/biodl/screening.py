@@ -44,7 +44,8 @@ class Standardized:
 
 
 class Standardizer:
-    """Library molecules → standardized parents.
+    """Library molecules → standardized parents: RDKit MolStandardize's cleanup (explicit H removed,
+    metals disconnected, functional groups normalized, charges reionized), then
 
     largest_fragment: keep the largest organic fragment (RDKit's LargestFragmentChooser, organics
     preferred); neutralize: RDKit's Uncharger (acids and bases to their neutral forms where a
@@ -57,7 +58,10 @@ class Standardizer:
         from rdkit.Chem.MolStandardize import rdMolStandardize
 
         if not hasattr(self, "_cache"):
-            self._cache = (rdMolStandardize.LargestFragmentChooser(preferOrganic=True),
+            # Cleanup's steps with their tools built once: rdMolStandardize.Cleanup builds a Normalizer
+            # and a Reionizer on every call (0.63 against 0.36 ms a molecule here, bench/screen_speed.py)
+            self._cache = (rdMolStandardize.MetalDisconnector(), rdMolStandardize.Normalizer(),
+                           rdMolStandardize.Reionizer(), rdMolStandardize.LargestFragmentChooser(preferOrganic=True),
                            rdMolStandardize.Uncharger(),
                            rdMolStandardize.TautomerEnumerator() if self.tautomer else None)
         return self._cache
@@ -65,16 +69,15 @@ class Standardizer:
     def standardize(self, smiles: str) -> Standardized:
         """One SMILES → :class:`Standardized` (``mol`` None and a reason when it cannot be read)."""
         from rdkit import Chem
-        from rdkit.Chem.MolStandardize import rdMolStandardize
 
         from biodl.featurizers.molecules import parse_smiles
 
         mol, reason = parse_smiles(smiles)
         if mol is None:
             return Standardized(None, "", reason)
-        chooser, uncharger, tautomers = self._tools()
+        metals, normalizer, reionizer, chooser, uncharger, tautomers = self._tools()
         try:
-            mol = rdMolStandardize.Cleanup(mol)
+            mol = reionizer.reionize(normalizer.normalize(metals.Disconnect(Chem.RemoveHs(mol))))
             if self.largest_fragment:
                 mol = chooser.choose(mol)
             if self.neutralize:
@@ -104,9 +107,7 @@ class AlertFilter:
         unknown = [c for c in catalogs if c not in CATALOGS]
         if unknown:
             raise ValueError(f"unknown alert catalog(s) {', '.join(unknown)} (known: {', '.join(CATALOGS)})")
-        if not catalogs:
-            raise ValueError("give at least one alert catalog")
-        self.catalogs = list(catalogs)
+        self.catalogs = list(catalogs)  # none: every molecule passes (a screen without alerts)
 
     def _catalogs(self):
         if not hasattr(self, "_built"):

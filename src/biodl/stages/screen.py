@@ -129,12 +129,14 @@ def _sdf_chunks(path, id_col, chunk_size):
 
 
 def screen_library(model_path: str | Path, library: str | Path, out: str | Path, *, smiles_col: str | None = None,
-                   id_col: str | None = None, task: str | None = None, catalogs=None, tautomer: bool = False,
+                   id_col: str | None = None, task: str | None = None, catalogs: list[str] | None = None,
+                   tautomer: bool = False,
                    acquisition: str = "score", beta: float = 1.0, greater: bool = True, top: int = 1000,
                    picks: int = 100, pick_method: str = "maxmin", in_domain_only: bool = False,
                    chunk_size: int = 10_000, seed: int = 0, progress: bool = True) -> dict:
     """Screen ``library`` with the model at ``model_path`` into the directory ``out``
-    (``screened.csv``, ``hits.csv``, ``summary.json``). Returns the summary."""
+    (``screened.csv``, ``hits.csv``, ``summary.json``). Returns the summary. ``catalogs``: alert
+    catalog names (default PAINS, Brenk, Inpharmatica; ``[]``: no alerts)."""
     from biodl.io import atomic_dir
     from biodl.screening import DEFAULT_CATALOGS, AlertFilter, Standardizer
     from biodl.train import TrainedModel
@@ -153,7 +155,7 @@ def screen_library(model_path: str | Path, library: str | Path, out: str | Path,
         raise UserError(f"{model_path}: screening ranks one output; a {model.task_type} model has one per class")
     target = 0 if task is None else _task_index(model, task, model_path)
     try:
-        alerts = AlertFilter(catalogs or DEFAULT_CATALOGS)
+        alerts = AlertFilter(DEFAULT_CATALOGS if catalogs is None else catalogs)
     except ValueError as exc:
         raise UserError(f"screen: {exc}") from None
     from rdkit import RDLogger
