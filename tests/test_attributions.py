@@ -303,3 +303,22 @@ def test_items_are_the_ranked_ends_of_each_class_or_of_an_unlabelled_part():
     ds.y = np.full(6, np.nan)
     groups, _, _ = _groups(Stub(), ds, np.arange(6), 2, errors=True)
     assert [(g["name"], g["rows"]) for g in groups] == [("highest", [1, 5]), ("lowest", [2, 4])]
+
+
+def test_unet_area_output_reads_any_image_size_and_gives_maps_of_it():
+    """A U-Net's predicted cell area (its input padded to the pooling multiple inside): saliency and
+    occlusion maps come back at the image's own size, and the area is the summed cell probability."""
+    from biodl.interpret.images import unet_area_output
+    from biodl.models import build_model
+
+    torch.manual_seed(0)
+    net = build_model({"type": "unet", "depth": 2, "width": 4}, input_shape=(1, 32, 32), n_outputs=3).eval()
+    images = np.random.default_rng(0).random((2, 1, 30, 37)).astype(np.float32)  # not a multiple of 4
+    area = unet_area_output(net)
+    with torch.no_grad():
+        value = area(torch.from_numpy(images)).numpy()
+        padded = torch.nn.functional.pad(torch.from_numpy(images), (0, 3, 0, 2), mode="reflect")
+        probs = torch.softmax(net(padded), 1)[:, 1:, :30, :37].sum(dim=(1, 2, 3)).numpy()
+    assert np.allclose(value, probs) and np.all((value > 0) & (value < 30 * 37))
+    assert saliency_map(area, images).shape == (2, 30, 37)
+    assert occlusion_map(area, images, window=8, stride=4).shape == (2, 30, 37)

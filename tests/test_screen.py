@@ -167,6 +167,20 @@ def test_screen_reads_smiles_and_gzip_and_names_structural_faults(solubility_mod
     assert a.index.tolist() == b.index.tolist()
     assert np.allclose(a["prediction"].replace("", np.nan).astype(float), b["prediction"].replace("", np.nan).astype(float),
                        equal_nan=True)
+    sdf = tmp_path / "library.sdf.gz"
+    with gzip.open(sdf, "wt") as handle:
+        writer = Chem.SDWriter(handle)
+        for row in frame.head(30).itertuples():
+            mol = Chem.MolFromSmiles(row.smiles)
+            mol.SetProp("_Name", row.id)
+            writer.write(mol)
+        writer.close()
+        handle.write("not a molecule\n$$$$\n")  # a broken record: a row with its reason, not a stop
+    screen_library(solubility_model, sdf, tmp_path / "sdf", top=10, picks=2, progress=False)
+    c = pd.read_csv(tmp_path / "sdf" / "screened.csv", keep_default_na=False)
+    assert len(c) == 31 and c["reject_reason"].iloc[-1] == "unreadable SDF record"
+    assert c["id"].iloc[:30].tolist() == a.index[:30].tolist()
+    assert np.allclose(c["prediction"].iloc[:30].astype(float), a["prediction"].iloc[:30].astype(float))
     with pytest.raises(UserError, match="no column 'smile'"):
         screen_library(solubility_model, library, tmp_path / "x", smiles_col="smile", progress=False)
     with pytest.raises(UserError, match="not found"):

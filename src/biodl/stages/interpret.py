@@ -70,7 +70,11 @@ def interpret_experiment(name: str, model_path: str | Path, features: str | Path
     with atomic_dir(out) as tmp:
         (tmp / "figures").mkdir()
         if is_segmenter(model_path):
-            summary.update(_images(_Segmenter(model_path), ds, idx, block, method, tmp))
+            segmenter = _Segmenter(model_path)
+            made_by, reads = ds.manifest.get("featurizer"), segmenter.fit.featurizer_spec
+            if reads and made_by != reads:
+                raise UserError(f"{path}: features made by {made_by}, the model reads features made by {reads}")
+            summary.update(_images(segmenter, ds, idx, block, method, tmp))
         else:
             from biodl.stages.predict import check_features_fit
             from biodl.train import TrainedModel

@@ -87,45 +87,43 @@ def _table_chunks(path, sep, smiles_col, id_col, chunk_size):
     return chunks()
 
 
-def _smiles_chunks(path, chunk_size):
-    def chunks():
-        rows, number = [], 0
-        with _open(path) as handle:
-            for line in handle:
-                number += 1
-                parts = line.strip().split(None, 1)
-                if not parts:
-                    continue  # blank lines are not records
-                rows.append((parts[1] if len(parts) > 1 else str(number), parts[0], ""))
-                if len(rows) == chunk_size:
-                    yield pd.DataFrame(rows, columns=["id", "input", "reason"])
-                    rows = []
-        if rows:
+def _batched(records, chunk_size: int) -> Iterator[pd.DataFrame]:
+    """(id, input, reason) records → DataFrames of ``chunk_size`` rows."""
+    rows = []
+    for record in records:
+        rows.append(record)
+        if len(rows) == chunk_size:
             yield pd.DataFrame(rows, columns=["id", "input", "reason"])
+            rows = []
+    if rows:
+        yield pd.DataFrame(rows, columns=["id", "input", "reason"])
 
-    return chunks()
+
+def _smiles_chunks(path, chunk_size):
+    def records():
+        with _open(path) as handle:
+            for number, line in enumerate(handle, start=1):
+                parts = line.strip().split(None, 1)
+                if parts:  # blank lines are not records
+                    yield (parts[1] if len(parts) > 1 else str(number), parts[0], "")
+
+    return _batched(records(), chunk_size)
 
 
 def _sdf_chunks(path, id_col, chunk_size):
     from rdkit import Chem, RDLogger
 
-    def chunks():
+    def records():
         RDLogger.DisableLog("rdApp.*")
-        rows = []
         with _open(path, "rb") as handle:
             for number, mol in enumerate(Chem.ForwardSDMolSupplier(handle), start=1):
                 if mol is None:
-                    rows.append((str(number), "", "unreadable SDF record"))
-                else:
-                    name = mol.GetProp(id_col) if id_col and mol.HasProp(id_col) else mol.GetProp("_Name")
-                    rows.append((name or str(number), Chem.MolToSmiles(mol), ""))
-                if len(rows) == chunk_size:
-                    yield pd.DataFrame(rows, columns=["id", "input", "reason"])
-                    rows = []
-        if rows:
-            yield pd.DataFrame(rows, columns=["id", "input", "reason"])
+                    yield (str(number), "", "unreadable SDF record")
+                    continue
+                name = mol.GetProp(id_col) if id_col and mol.HasProp(id_col) else mol.GetProp("_Name")
+                yield (name or str(number), Chem.MolToSmiles(mol), "")
 
-    return chunks()
+    return _batched(records(), chunk_size)
 
 
 def screen_library(model_path: str | Path, library: str | Path, out: str | Path, *, smiles_col: str | None = None,
