@@ -133,8 +133,8 @@ def test_screen_output_does_not_depend_on_the_chunk_size(solubility_model, libra
         summary = screen_library(solubility_model, library, out, id_col="id", acquisition="ucb", top=40, picks=8,
                                  chunk_size=size, progress=False)
         outs[size] = out
-        assert summary["counts"]["read"] == 262 and summary["counts"]["hits"] == 8
-    for name in ("screened.csv", "hits.csv"):
+        assert summary["counts"]["read"] == 262 and summary["hits"] == 8
+    for name in ("screened.csv", "candidates.csv", "hits.csv"):
         assert (outs[7] / name).read_bytes() == (outs[100_000] / name).read_bytes(), name
     screened = pd.read_csv(outs[7] / "screened.csv", keep_default_na=False).set_index("id")
     assert len(screened) == 262  # every record, rejects too
@@ -188,3 +188,30 @@ def test_screen_reads_smiles_and_gzip_and_names_structural_faults(solubility_mod
     with pytest.raises(UserError, match="unknown alert catalog"):
         screen_library(solubility_model, library, tmp_path / "x", catalogs=["painz"], progress=False)
     assert not (tmp_path / "x").exists()  # nothing written when the screen could not start
+
+
+def test_shards_gathered_equal_one_screen(solubility_model, library, tmp_path):
+    """Three shards of 7-record chunks, joined: the same screened, candidate and hit files as one
+    unsharded screen; a missing shard or another setting is one line."""
+    from biodl.cli import main
+    from biodl.stages.screen import gather_screens, screen_library
+
+    options = {"id_col": "id", "top": 40, "picks": 8, "chunk_size": 7, "progress": False}
+    screen_library(solubility_model, library, tmp_path / "whole", **options)
+    shards = [tmp_path / f"shard{i}" for i in range(3)]
+    for i, folder in enumerate(shards):
+        summary = screen_library(solubility_model, library, folder, shard=(i, 3), **options)
+        assert "hits" not in summary and not (folder / "hits.csv").exists()
+    gathered = gather_screens(shards[::-1], tmp_path / "gathered", picks=8)  # any order of folders
+    for name in ("screened.csv", "candidates.csv", "hits.csv"):
+        assert (tmp_path / "gathered" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
+    whole = json.loads((tmp_path / "whole" / "summary.json").read_text())
+    assert gathered["counts"] == whole["counts"] and gathered["shards"] == 3
+    with pytest.raises(UserError, match="missing: 1"):
+        gather_screens([shards[0], shards[2]], tmp_path / "x")
+    screen_library(solubility_model, library, tmp_path / "other", shard=(1, 3), **{**options, "top": 30})
+    with pytest.raises(UserError, match="other settings"):
+        gather_screens([shards[0], tmp_path / "other", shards[2]], tmp_path / "x")
+    assert main(["screen", "--model", str(solubility_model), "--library", str(library), "--shard", "3/3",
+                 "-o", str(tmp_path / "x")]) == 2
+    assert not (tmp_path / "x").exists()

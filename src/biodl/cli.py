@@ -252,13 +252,37 @@ def cmd_screen(args) -> int:
                              tautomer=args.tautomer, acquisition=args.acquisition, beta=args.beta,
                              greater=not args.smaller_is_better, top=args.top, picks=args.picks,
                              pick_method=args.pick_method, in_domain_only=args.in_domain_only,
-                             chunk_size=args.chunk_size, seed=args.seed, progress=not args.quiet)
+                             chunk_size=args.chunk_size, seed=args.seed, progress=not args.quiet,
+                             shard=_shard(args.shard))
+    _print_screen(args.out, summary)
+    return 0
+
+
+def _shard(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    index, sep, count = text.partition("/")
+    if not (sep and index.isdigit() and count.isdigit() and int(count) >= 1):
+        raise UserError(f"--shard expects I/N (shard I of N, I = 0..N-1), got {text!r}")
+    return int(index), int(count)
+
+
+def _print_screen(out, summary: dict) -> None:
     c = summary["counts"]
-    print(f"{args.out}: {c['read']} records, {sum(c['rejected'].values())} rejected, {c['passed_filters']} "
-          f"passed the alerts ({', '.join(f'{k} {v}' for k, v in c['flagged'].items())} flagged), "
-          f"{c['predicted']} predicted, {c['hits']} picks; {summary['records_per_s']} records/s", file=sys.stderr)
+    hits = f", {summary['hits']} picks" if "hits" in summary else f" (shard {summary['shard'][0]} of {summary['shard'][1]})"
+    rate = f"; {summary['records_per_s']} records/s" if summary.get("records_per_s") else ""
+    print(f"{out}: {c['read']} records, {sum(c['rejected'].values())} rejected, {c['passed_filters']} passed the "
+          f"alerts ({', '.join(f'{k} {v}' for k, v in c['flagged'].items())} flagged), {c['predicted']} "
+          f"predicted{hits}{rate}", file=sys.stderr)
     for reason, n in sorted(c["rejected"].items(), key=lambda kv: -kv[1]):
         print(f"  rejected {n:>7}  {reason}", file=sys.stderr)
+
+
+def cmd_screen_gather(args) -> int:
+    from biodl.stages.screen import gather_screens
+
+    _print_screen(args.out, gather_screens(args.shards, args.out, picks=args.picks, pick_method=args.pick_method,
+                                           seed=args.seed))
     return 0
 
 
@@ -518,8 +542,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-size", type=_positive_int, default=10_000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--shard", metavar="I/N", help="screen only chunks I, I+N, I+2N, ... (join with screen-gather)")
     p.add_argument("-o", "--out", required=True, help="output directory")
     p.set_defaults(func=cmd_screen)
+
+    p = sub.add_parser("screen-gather", help="join the shard folders of biodl screen --shard I/N into one screen")
+    p.add_argument("shards", nargs="+", help="the N shard folders")
+    p.add_argument("--picks", type=int, default=100)
+    p.add_argument("--pick-method", default="maxmin", choices=["maxmin", "butina"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--out", required=True, help="output directory")
+    p.set_defaults(func=cmd_screen_gather)
 
     p = sub.add_parser("predict", help="predict with a saved model, from raw inputs or featurized splits",
                        description="Raw mode: biodl predict --model model.pt data.csv -o out.csv (featurized "

@@ -131,10 +131,14 @@ def screen_library(model_path: str | Path, library: str | Path, out: str | Path,
                    tautomer: bool = False,
                    acquisition: str = "score", beta: float = 1.0, greater: bool = True, top: int = 1000,
                    picks: int = 100, pick_method: str = "maxmin", in_domain_only: bool = False,
-                   chunk_size: int = 10_000, seed: int = 0, progress: bool = True) -> dict:
+                   chunk_size: int = 10_000, seed: int = 0, progress: bool = True,
+                   shard: tuple[int, int] | None = None) -> dict:
     """Screen ``library`` with the model at ``model_path`` into the directory ``out``
-    (``screened.csv``, ``hits.csv``, ``summary.json``). Returns the summary. ``catalogs``: alert
-    catalog names (default PAINS, Brenk, Inpharmatica; ``[]``: no alerts)."""
+    (``screened.csv``, ``candidates.csv``, ``hits.csv``, ``summary.json``). Returns the summary.
+    ``catalogs``: alert catalog names (default PAINS, Brenk, Inpharmatica; ``[]``: no alerts).
+
+    ``shard=(i, n)``: screen only chunks i, i + n, i + 2n, … and write no hits; :func:`gather_screens`
+    joins the n shard folders into what one unsharded screen writes (tested byte for byte)."""
     from biodl.io import atomic_dir
     from biodl.screening import DEFAULT_CATALOGS, AlertFilter, Standardizer
     from biodl.train import TrainedModel
@@ -145,6 +149,9 @@ def screen_library(model_path: str | Path, library: str | Path, out: str | Path,
         raise UserError(f"screen: {picks} picks from {top} candidates: raise --top or lower --picks")
     if acquisition not in ("score", "ucb") or pick_method not in ("maxmin", "butina"):
         raise UserError("screen: acquisition is score or ucb, the pick method maxmin or butina")
+    index, n_shards = shard or (0, 1)
+    if not 0 <= index < n_shards:
+        raise UserError(f"screen: shard {index} of {n_shards} does not exist (shards are 0..{n_shards - 1})")
     model = TrainedModel.load(model_path)
     if (model.featurizer_spec or {}).get("type") not in ("ecfp", "rdkit_descriptors", "molgraph", "smiles_tokens"):
         raise UserError(f"{model_path}: a screen needs a molecule model (its features: "
@@ -164,37 +171,119 @@ def screen_library(model_path: str | Path, library: str | Path, out: str | Path,
     counts = {"read": 0, "rejected": {}, "flagged": {name: 0 for name in alerts.catalogs}, "passed_filters": 0,
               "predicted": 0, "in_domain": 0}
     candidates = pd.DataFrame(columns=[*COLUMNS, "order"])
-    started = time.perf_counter()
+    started, seen = time.perf_counter(), 0
+    settings = {"model": str(model_path), "library": str(library), "task": model.tasks[target],
+                "acquisition": acquisition, "beta": beta if acquisition == "ucb" else None, "greater": greater,
+                "catalogs": alerts.catalogs, "tautomer": tautomer, "in_domain_only": in_domain_only, "top": top,
+                "chunk_size": chunk_size}
     with atomic_dir(out) as tmp:
         screened = tmp / "screened.csv"
+        pd.DataFrame(columns=COLUMNS).to_csv(screened, index=False)
         bar = _progress(progress)
         for number, chunk in enumerate(chunks):
+            seen += len(chunk)
+            if number % n_shards != index:
+                continue
             frame = _screen_chunk(chunk, model, target, standardizer, alerts, acquisition, beta, greater, counts)
-            frame.to_csv(screened, mode="a", header=number == 0, index=False, columns=COLUMNS)
+            frame.to_csv(screened, mode="a", header=False, index=False, columns=COLUMNS)
             eligible = frame["passes_filters"] & np.isfinite(frame["score"].to_numpy(np.float64))
             if in_domain_only:
                 eligible &= frame["in_domain"].fillna(False).astype(bool)
-            chosen = frame[eligible].assign(order=np.arange(counts["read"] - len(frame), counts["read"])[eligible])
+            # the record's place in the whole library (every chunk but the last is full)
+            order = number * chunk_size + np.arange(len(frame))
+            chosen = frame[eligible].assign(order=order[eligible])
             candidates = _best(pd.concat([candidates, chosen], ignore_index=True) if len(candidates) else chosen, top)
             if bar is not None:
                 bar.update(len(frame))
         if bar is not None:
             bar.close()
-        if counts["read"] == 0:
+        if seen == 0:
             raise UserError(f"{library}: no records")
-        if not screened.exists():
-            pd.DataFrame(columns=COLUMNS).to_csv(screened, index=False)
-        hits = _pick(candidates, picks, pick_method, seed)
-        hits.to_csv(tmp / "hits.csv", index=False)
+        candidates.to_csv(tmp / "candidates.csv", index=False)
         seconds = time.perf_counter() - started
-        summary = {"model": str(model_path), "library": str(library), "task": model.tasks[target],
-                   "acquisition": acquisition, "beta": beta if acquisition == "ucb" else None, "greater": greater,
-                   "catalogs": alerts.catalogs, "tautomer": tautomer, "in_domain_only": in_domain_only,
-                   "top": top, "picks": picks, "pick_method": pick_method, "chunk_size": chunk_size, "seed": seed,
-                   "counts": {**counts, "candidates": len(candidates), "hits": len(hits)},
-                   "seconds": round(seconds, 2), "records_per_s": round(counts["read"] / seconds, 1) if seconds else None}
+        summary = {**settings, "shard": [index, n_shards], "counts": {**counts, "candidates": len(candidates)},
+                   "seconds": round(seconds, 2),
+                   "records_per_s": round(counts["read"] / seconds, 1) if seconds else None}
+        if shard is None:
+            summary.update(_finish(tmp, _read_candidates(tmp / "candidates.csv"), picks, pick_method, seed))
         (tmp / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary
+
+
+def _read_candidates(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"id": str, "input": str, "smiles": str,
+                                                                         "alerts": str, "reject_reason": str})
+
+
+def _finish(tmp: Path, candidates: pd.DataFrame, picks: int, pick_method: str, seed: int) -> dict:
+    """Diverse picks of the candidates → ``hits.csv``; the summary's part about them."""
+    hits = _pick(candidates, picks, pick_method, seed)
+    hits.to_csv(tmp / "hits.csv", index=False)
+    return {"picks": picks, "pick_method": pick_method, "seed": seed, "hits": len(hits)}
+
+
+def gather_screens(shard_dirs: list[str | Path], out: str | Path, *, picks: int = 100, pick_method: str = "maxmin",
+                   seed: int = 0) -> dict:
+    """Join the folders of ``screen_library(..., shard=(i, n))`` for i = 0..n−1 into one screen's
+    output: ``screened.csv`` in library order (the shards' chunks interleaved, read one chunk at a
+    time), the best candidates of all shards, the picks, the summed counts."""
+    from biodl.io import atomic_dir
+
+    summaries = []
+    for folder in map(Path, shard_dirs):
+        path = folder / "summary.json"
+        if not path.is_file():
+            raise UserError(f"{folder}: not a finished screen shard (no summary.json)")
+        summaries.append(json.loads(path.read_text()))
+    n = summaries[0]["shard"][1]
+    by_index = {s["shard"][0]: (Path(d), s) for d, s in zip(shard_dirs, summaries)}
+    missing = sorted(set(range(n)) - set(by_index))
+    if missing or len(summaries) != n or any(s["shard"][1] != n for s in summaries):
+        raise UserError(f"gather: {len(summaries)} folders for {n} shards (missing: "
+                        f"{', '.join(map(str, missing)) or 'none'}; each shard once)")
+    keys = [k for k in summaries[0] if k not in ("shard", "counts", "seconds", "records_per_s")]
+    for s in summaries[1:]:
+        differing = [k for k in keys if s.get(k) != summaries[0].get(k)]
+        if differing:
+            raise UserError(f"gather: shard {s['shard'][0]} was screened with other settings ({', '.join(differing)})")
+    if picks > summaries[0]["top"]:
+        raise UserError(f"gather: {picks} picks from {summaries[0]['top']} candidates: lower --picks")
+    folders = [by_index[i][0] for i in range(n)]
+    chunk_size = summaries[0]["chunk_size"]
+    with atomic_dir(out) as tmp:
+        readers = [pd.read_csv(f / "screened.csv", dtype=str, keep_default_na=False, chunksize=chunk_size)
+                   for f in folders]
+        pd.DataFrame(columns=COLUMNS).to_csv(tmp / "screened.csv", index=False)
+        number = 0
+        while True:  # chunk k of the library is shard k mod n's next chunk
+            frame = next(readers[number % n], None)
+            if frame is None:
+                break
+            frame.to_csv(tmp / "screened.csv", mode="a", header=False, index=False)
+            number += 1
+        merged = pd.concat([_read_candidates(f / "candidates.csv") for f in folders], ignore_index=True)
+        candidates = _best(merged, summaries[0]["top"])
+        candidates.to_csv(tmp / "candidates.csv", index=False)
+        counts = _sum_counts([s["counts"] for s in summaries])
+        summary = {**{k: summaries[0][k] for k in keys}, "shard": [0, 1], "shards": n,
+                   "counts": {**counts, "candidates": len(candidates)},
+                   "seconds": round(sum(s["seconds"] for s in summaries), 2)}
+        summary.update(_finish(tmp, _read_candidates(tmp / "candidates.csv"), picks, pick_method, seed))
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+def _sum_counts(parts: list[dict]) -> dict:
+    out: dict = {}
+    for part in parts:
+        for key, value in part.items():
+            if isinstance(value, dict):
+                inner = out.setdefault(key, {})
+                for k, v in value.items():
+                    inner[k] = inner.get(k, 0) + v
+            elif key != "candidates":
+                out[key] = out.get(key, 0) + value
+    return out
 
 
 def _task_index(model, task: str, where) -> int:
@@ -287,6 +376,7 @@ def _pick(candidates: pd.DataFrame, picks: int, method: str, seed: int) -> pd.Da
 
     if len(candidates) == 0 or picks == 0:
         return pd.DataFrame(columns=["pick", "rank", *COLUMNS])
+    candidates = candidates.reset_index(drop=True)
     mols = [Chem.MolFromSmiles(s) for s in candidates["smiles"]]
     chosen = diverse_picks(mols, picks, method=method, ranking=candidates["score"].to_numpy(np.float64), seed=seed)
     hits = candidates.iloc[chosen].copy()
