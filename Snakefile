@@ -37,6 +37,7 @@ include: "workflow/rules/predict.smk"
 include: "workflow/rules/interpret.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/screen.smk"
 
 
 rule all:
@@ -44,6 +45,7 @@ rule all:
         all_feature_sets(),
         all_metrics(),
         all_reports(),
+        all_screens(),
     default_target: True
 
 

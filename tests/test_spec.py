@@ -174,6 +174,17 @@ BAD = [
      "experiments.cells_unet.interpret.task", "cell area"),
     ("interpret-items", _set(("experiments", "oct4_cnn_rc", "interpret", "items"), 0),
      "experiments.oct4_cnn_rc.interpret.items", ">= 1"),
+    # screens (issue 15)
+    ("screen-experiment", _set(("screens",), {"s": {"experiment": "nope", "library": "lib.smi"}}),
+     "screens.s.experiment", "nope"),
+    ("screen-not-molecules", _set(("screens",), {"s": {"experiment": "oct4_cnn_rc", "library": "lib.smi"}}),
+     "screens.s.experiment", "molecule model"),
+    ("screen-picks", _set(("screens",), {"s": {"experiment": "freesolv_mlp_descriptors", "library": "lib.smi",
+                                                "top": 10, "picks": 20}}), "screens.s.picks", "top"),
+    ("screen-filter", _set(("screens",), {"s": {"experiment": "freesolv_mlp_descriptors", "library": "lib.smi",
+                                                 "filters": ["painz"]}}), "screens.s.filters[0]", "painz"),
+    ("screen-library", _set(("screens",), {"s": {"experiment": "freesolv_mlp_descriptors", "library": "lib.xlsx"}}),
+     "screens.s.library", "match"),
     # names
     ("dataset-name-traversal", _rename_dataset("solubility_test", "../x"), "datasets", "names become file names"),
     ("dataset-name-space", _rename_dataset("solubility_test", "a b"), "datasets", "names become file names"),
@@ -369,7 +380,7 @@ PAYLOADS = ["$(touch PWNED)", "`touch PWNED`", "x; touch PWNED", "x' ; touch PWN
 def test_config_values_never_run_as_shell(tmp_path):
     """Each payload as the simulator's output folder and as a CSV path: the rules run, nothing else does."""
     config = yaml.safe_load((ROOT / "tests" / "configs" / "small.yaml").read_text())
-    config["experiments"] = {}
+    config["experiments"], config["screens"] = {}, {}
     config["simulate_cells"].update(counts=[1, 2], sites=1, blurs=[1], size=32)
     datasets = {"cells": config["datasets"]["cells"]}
     featurizers = {"image32": config["featurizers"]["image32"], "ecfp": config["featurizers"]["ecfp"]}

@@ -129,6 +129,33 @@ def test_interpretation_folders_and_report_sections(small_runs):
     assert any((first / "logs" / "interpret").rglob("*.log"))
 
 
+def test_screen_rules_shard_and_gather_like_one_screen(small_runs, tmp_path):
+    """fs_screen: two shard jobs and a gather; the result equals one unsharded biodl screen with the
+    same model and options, and both clean runs wrote the same bytes."""
+    import torch
+
+    from biodl.stages.screen import screen_library
+
+    first, second = small_runs
+    gathered = first / "results" / "screens" / "fs_screen" / "gathered"
+    summary = json.loads((gathered / "summary.json").read_text())
+    assert summary["shards"] == 2 and summary["counts"]["read"] == 257 and summary["hits"] == 5
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the rule: float sums in another order move the 8th digit
+    try:
+        whole = screen_library(first / "results" / "models" / "fs_mlp" / "rep0" / "model.pt",
+                               first / "data" / "molecules" / "solubility_test.csv", tmp_path / "whole", id_col="id",
+                               acquisition="ucb", top=20, picks=5, chunk_size=50, seed=7, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    assert whole["counts"] == summary["counts"]
+    for name in ("screened.csv", "candidates.csv", "hits.csv"):
+        assert (gathered / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
+        assert (gathered / name).read_bytes() == \
+            (second / "results" / "screens" / "fs_screen" / "gathered" / name).read_bytes(), name
+    assert any((first / "logs" / "screen").rglob("*.log"))
+
+
 # -- reports ------------------------------------------------------------------------------------
 def test_small_config_uncertainty_in_metrics(small_runs):
     first = small_runs[0]

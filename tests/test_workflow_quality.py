@@ -57,7 +57,7 @@ def test_changing_one_experiment_reruns_only_its_jobs(workdir):
     # every output of the small config, marked as made (--touch records provenance without running)
     for path, (rule, _) in _plan(workdir).items():
         target = workdir / path
-        if rule in ("simulate_cells", "interpret"):  # directory outputs
+        if rule in ("simulate_cells", "interpret", "screen_shard", "screen_gather"):  # directory outputs
             target.mkdir(parents=True, exist_ok=True)
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -78,7 +78,10 @@ def test_changing_one_experiment_reruns_only_its_jobs(workdir):
                 f"results/predictions/{name}/rep0.parquet",
                 f"results/metrics/{name}/rep0.json", f"results/metrics/{name}.json"}
     assert expected <= pending
-    assert pending - expected <= {f"results/reports/{name}.html", "results/reports/index.html"}
+    # and the screens that score a library with that model
+    screens = {f"results/screens/{s}/{part}" for s, block in (config.get("screens") or {}).items()
+               if block["experiment"] == name for part in ("gathered", "shard0", "shard1")}
+    assert pending - expected <= {f"results/reports/{name}.html", "results/reports/index.html", *screens}
 
     config = yaml.safe_load(original)  # the deep model as it was; the baseline changed instead
     config["experiments"][name]["baseline"]["min_samples_leaf"] = 3

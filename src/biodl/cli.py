@@ -543,6 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--shard", metavar="I/N", help="screen only chunks I, I+N, I+2N, ... (join with screen-gather)")
+    p.add_argument("--threads", type=_positive_int, help="CPU threads for torch (default: torch's own choice)")
     p.add_argument("-o", "--out", required=True, help="output directory")
     p.set_defaults(func=cmd_screen)
 

@@ -445,6 +445,32 @@ class InterpretSpec(Spec):
     stride: Annotated[int, Bounds(ge=1, le=4096)] = Field(8, description="images: occlusion patch step (pixels)")
 
 
+#: a library file biodl screen reads (its suffix, before an optional .gz)
+LIBRARY_PATTERN = r"(?i)\.(csv|tsv|smi|smiles|txt|sdf|sd)(\.gz)?$"
+
+
+class ScreenSpec(Spec):
+    """A virtual screen of a library with an experiment's replicate-0 model (biodl.stages.screen)."""
+
+    experiment: Name = Field(..., description="the experiment whose replicate-0 model scores the library")
+    library: Annotated[str, StringConstraints(pattern=LIBRARY_PATTERN, max_length=4096)] = Field(
+        ..., description="CSV / TSV / SMILES / SDF file, plain or .gz")
+    smiles_col: Optional[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = None
+    id_col: Optional[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = None
+    task: Optional[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = None
+    shards: Annotated[int, Bounds(ge=1, le=10_000)] = Field(1, description="independent jobs, joined at the end")
+    chunk_size: Annotated[int, Bounds(ge=1, le=10_000_000)] = 10_000
+    filters: list[Name] = Field(default_factory=lambda: ["pains", "brenk", "inpharmatica"])
+    tautomer: bool = False
+    acquisition: Literal["score", "ucb"] = "score"
+    beta: Annotated[float, Bounds(ge=0, le=1000)] = 1.0
+    greater: bool = Field(True, description="false: low predictions rank first")
+    top: Annotated[int, Bounds(ge=1, le=10_000_000)] = 1000
+    picks: Annotated[int, Bounds(ge=0, le=1_000_000)] = 100
+    pick_method: Literal["maxmin", "butina"] = "maxmin"
+    in_domain_only: bool = False
+
+
 ImageSide = Annotated[int, Bounds(ge=16, le=8192)]
 
 
@@ -544,6 +570,7 @@ def _build_spec_classes():
         simulate_cells=(SimulateCells, Field(default_factory=SimulateCellsSpec)),
         datasets=(Annotated[dict[Name, dataset], annotated_types.MinLen(1)], ...),
         experiments=(dict[Name, experiment], Field(default_factory=dict)),
+        screens=(dict[Name, ScreenSpec], Field(default_factory=dict)),
     )
     return dataset, experiment, config
 
@@ -650,6 +677,41 @@ def _cross_check(spec) -> None:
                                                               f"{', '.join(other.featurizers)})")
         _check_interpret(spec, name, exp, ds)
         _check_search(where, exp)
+    _check_screens(spec)
+
+
+def _check_screens(spec) -> None:
+    """A screen names a molecule experiment that ranks one output, known alert catalogs, and no more
+    picks than candidates."""
+    from biodl.screening import CATALOGS
+
+    classes = _registry_blocks()["classes"]
+    for name, screen in spec.screens.items():
+        where = f"screens.{name}"
+        exp = spec.experiments.get(screen.experiment)
+        if exp is None:
+            raise _Problem(f"{where}.experiment", f"{screen.experiment!r} is not defined under experiments "
+                                                  f"(defined: {', '.join(spec.experiments) or 'none'})")
+        modality = classes["featurizer"][spec.featurizers[exp.featurizer].type].modality
+        if modality != "molecule":
+            raise _Problem(f"{where}.experiment", f"{screen.experiment!r} reads {modality}; a screen needs a "
+                                                  "molecule model")
+        task = task_class(exp.task) if exp.task else None
+        if task is not None and (getattr(task, "class_rows", False) or task.pixelwise):
+            raise _Problem(f"{where}.experiment", f"{screen.experiment!r} is {exp.task}; a screen ranks one "
+                                                  "output of a regression or binary model")
+        for i, catalog in enumerate(screen.filters):
+            if catalog not in CATALOGS:
+                raise _Problem(f"{where}.filters[{i}]", f"unknown alert catalog {catalog!r} (known: "
+                                                        f"{', '.join(CATALOGS)})")
+        if screen.picks > screen.top:
+            raise _Problem(f"{where}.picks", f"{screen.picks} picks from {screen.top} candidates (top): raise top")
+        if screen.acquisition == "score" and "beta" in screen.model_fields_set:
+            raise _Problem(f"{where}.beta", "applies to acquisition: ucb")
+        targets = _source_targets(spec.datasets[exp.dataset].source)
+        if screen.task is not None and targets is not None and screen.task not in targets:
+            raise _Problem(f"{where}.task", f"{screen.task!r} is not a target of dataset {exp.dataset!r} "
+                                            f"({', '.join(targets)})")
 
 
 def _check_segmentation(spec, name: str, exp, ds) -> None:

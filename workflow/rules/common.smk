@@ -38,6 +38,8 @@ def source_inputs(wildcards):
 
 wildcard_constraints:
     dataset="[A-Za-z0-9][A-Za-z0-9_-]*",
+    screen="[A-Za-z0-9][A-Za-z0-9_-]*",
+    shard="[0-9]+",
     featurizer="[A-Za-z0-9][A-Za-z0-9_-]*",
     experiment="[A-Za-z0-9][A-Za-z0-9_-]*",
     split="[A-Za-z0-9][A-Za-z0-9_-]*",
@@ -124,3 +126,25 @@ def interpretation_inputs(wc):
 
 def interpretation_args(wc):
     return [f"--interpretation=results/interpret/{wc.experiment}"] if experiment(wc).interpret is not None else []
+
+
+def all_screens():
+    """The gathered folder of every configured screen."""
+    return [f"results/screens/{name}/gathered" for name in SPEC.screens]
+
+
+def screen_options(screen):
+    """biodl screen's flags for a screen block, one list item each (Snakemake quotes each)."""
+    options = [f"--chunk-size={screen.chunk_size}", f"--top={screen.top}", f"--picks={screen.picks}",
+               f"--pick-method={screen.pick_method}", f"--acquisition={screen.acquisition}",
+               f"--filters={','.join(screen.filters) or 'none'}", f"--seed={SPEC.seed}"]
+    if screen.acquisition == "ucb":
+        options.append(f"--beta={screen.beta}")
+    for flag, value in (("--smiles-col", screen.smiles_col), ("--id-col", screen.id_col), ("--task", screen.task)):
+        if value is not None:
+            options.append(f"{flag}={value}")
+    for flag, on in (("--tautomer", screen.tautomer), ("--smaller-is-better", not screen.greater),
+                     ("--in-domain-only", screen.in_domain_only)):
+        if on:
+            options.append(flag)
+    return options
