@@ -207,6 +207,16 @@ def test_shards_gathered_equal_one_screen(solubility_model, library, tmp_path):
         assert (tmp_path / "gathered" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
     whole = json.loads((tmp_path / "whole" / "summary.json").read_text())
     assert gathered["counts"] == whole["counts"] and gathered["shards"] == 3
+    # more shards than chunks: the empty shards change nothing (a 9-record library in chunks of 7)
+    small = tmp_path / "small.csv"
+    pd.read_csv(library).head(9).to_csv(small, index=False)
+    screen_library(solubility_model, small, tmp_path / "small_whole", **options)
+    few = [tmp_path / f"few{i}" for i in range(4)]
+    for i, folder in enumerate(few):
+        screen_library(solubility_model, small, folder, shard=(i, 4), **options)
+    gather_screens(few, tmp_path / "small_gathered", picks=8)
+    for name in ("screened.csv", "candidates.csv", "hits.csv"):
+        assert (tmp_path / "small_gathered" / name).read_bytes() == (tmp_path / "small_whole" / name).read_bytes()
     with pytest.raises(UserError, match="missing: 1"):
         gather_screens([shards[0], shards[2]], tmp_path / "x")
     screen_library(solubility_model, library, tmp_path / "other", shard=(1, 3), **{**options, "top": 30})

@@ -257,7 +257,7 @@ def gather_screens(shard_dirs: list[str | Path], out: str | Path, *, picks: int 
         number = 0
         while True:  # chunk k of the library is shard k mod n's next chunk
             frame = next(readers[number % n], None)
-            if frame is None:
+            if frame is None or len(frame) == 0:  # a shard with no chunk left (pandas yields one empty frame)
                 break
             frame.to_csv(tmp / "screened.csv", mode="a", header=False, index=False)
             number += 1
