@@ -225,3 +225,16 @@ def test_shards_gathered_equal_one_screen(solubility_model, library, tmp_path):
     assert main(["screen", "--model", str(solubility_model), "--library", str(library), "--shard", "3/3",
                  "-o", str(tmp_path / "x")]) == 2
     assert not (tmp_path / "x").exists()
+
+
+def test_in_domain_only_and_the_default_catalogs(solubility_model, library, tmp_path):
+    from biodl.screening import DEFAULT_CATALOGS
+    from biodl.spec import ScreenSpec
+    from biodl.stages.screen import screen_library
+
+    summary = screen_library(solubility_model, library, tmp_path / "in", id_col="id", top=40, picks=5,
+                             in_domain_only=True, progress=False)
+    candidates = pd.read_csv(tmp_path / "in" / "candidates.csv", keep_default_na=False)
+    assert summary["catalogs"] == list(DEFAULT_CATALOGS) and 0 < len(candidates) <= summary["counts"]["in_domain"]
+    assert (candidates["in_domain"].astype(str) == "True").all()
+    assert ScreenSpec(experiment="e", library="l.smi").filters == list(DEFAULT_CATALOGS)  # the config's default

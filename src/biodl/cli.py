@@ -248,7 +248,7 @@ def cmd_screen(args) -> int:
     from biodl.stages.screen import screen_library
 
     summary = screen_library(args.model, args.library, args.out, smiles_col=args.smiles_col, id_col=args.id_col,
-                             task=args.task, catalogs=[c for c in args.filters.split(",") if c and c != "none"],
+                             task=args.task, catalogs=None if args.filters is None else [c for c in args.filters.split(",") if c and c != "none"],
                              tautomer=args.tautomer, acquisition=args.acquisition, beta=args.beta,
                              greater=not args.smaller_is_better, top=args.top, picks=args.picks,
                              pick_method=args.pick_method, in_domain_only=args.in_domain_only,
@@ -518,6 +518,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", required=True, help="output directory")
     p.set_defaults(func=cmd_interpret)
 
+    def pick_args(p):  # screen and screen-gather pick the same way
+        p.add_argument("--picks", type=int, default=100, help="diverse picks among the candidates (default 100)")
+        p.add_argument("--pick-method", default="maxmin", choices=["maxmin", "butina"])
+        p.add_argument("--seed", type=int, default=0, help="the MaxMin picker's seed")
+
     p = sub.add_parser("screen", help="screen a molecule library: standardize, alerts, predict, rank, diverse picks",
                        description="Reads the library in chunks (CSV / TSV / SMILES / SDF, gzip too); writes "
                                    "screened.csv (every record, rejects with their reason), hits.csv and "
@@ -527,20 +532,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smiles-col", help="CSV: the SMILES column (default: smiles / canonical_smiles / smi)")
     p.add_argument("--id-col", help="CSV: the id column (SDF: a property; default: the record number / title)")
     p.add_argument("--task", help="the target ranked (default: the model's first)")
-    p.add_argument("--filters", default="pains,brenk,inpharmatica",
-                   help="alert catalogs, comma-separated (pains, pains_a/b/c, brenk, inpharmatica, nih, zinc, glaxo, "
-                        "dundee, bms, mlsmr, lint, surechembl), or none")
+    p.add_argument("--filters", help="alert catalogs, comma-separated (default pains,brenk,inpharmatica; also "
+                                     "pains_a/b/c, nih, zinc, glaxo, dundee, bms, mlsmr, lint, surechembl), or none")
     p.add_argument("--tautomer", action="store_true", help="standardize to RDKit's canonical tautomer (slow)")
     p.add_argument("--acquisition", default="score", choices=["score", "ucb"], help="rank by the prediction or "
                    "mean + beta sigma")
     p.add_argument("--beta", type=float, default=1.0)
     p.add_argument("--smaller-is-better", action="store_true", help="rank low predictions first")
     p.add_argument("--top", type=_positive_int, default=1000, help="candidates kept by score (default 1000)")
-    p.add_argument("--picks", type=int, default=100, help="diverse picks among the candidates (default 100)")
-    p.add_argument("--pick-method", default="maxmin", choices=["maxmin", "butina"])
+    pick_args(p)
     p.add_argument("--in-domain-only", action="store_true", help="candidates must be in the applicability domain")
     p.add_argument("--chunk-size", type=_positive_int, default=10_000)
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--shard", metavar="I/N", help="screen only chunks I, I+N, I+2N, ... (join with screen-gather)")
     p.add_argument("--threads", type=_positive_int, help="CPU threads for torch (default: torch's own choice)")
@@ -549,9 +551,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("screen-gather", help="join the shard folders of biodl screen --shard I/N into one screen")
     p.add_argument("shards", nargs="+", help="the N shard folders")
-    p.add_argument("--picks", type=int, default=100)
-    p.add_argument("--pick-method", default="maxmin", choices=["maxmin", "butina"])
-    p.add_argument("--seed", type=int, default=0)
+    pick_args(p)
     p.add_argument("-o", "--out", required=True, help="output directory")
     p.set_defaults(func=cmd_screen_gather)
 

@@ -460,6 +460,7 @@ class ScreenSpec(Spec):
     task: Optional[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = None
     shards: Annotated[int, Bounds(ge=1, le=10_000)] = Field(1, description="independent jobs, joined at the end")
     chunk_size: Annotated[int, Bounds(ge=1, le=10_000_000)] = 10_000
+    # biodl.screening.DEFAULT_CATALOGS (a test keeps them equal; importing it here would load numpy)
     filters: list[Name] = Field(default_factory=lambda: ["pains", "brenk", "inpharmatica"])
     tautomer: bool = False
     acquisition: Literal["score", "ucb"] = "score"
