@@ -240,3 +240,88 @@ def test_progress_is_reported_per_chunk(n_jobs):
     assert len(result.kept) == 50 and bar.n == 50
     assert len(lines) >= 3 and all("rows/s" in line for line in lines)  # start, chunks, end
     assert "50/50" in lines[-1]
+
+
+# -- streaming to disk ----------------------------------------------------------------------------
+def _tox21_with_bad_rows(write, n=600):
+    """The first ``n`` Tox21 rows plus an empty SMILES (row 101) and a repeated id (row 302)."""
+    import gzip
+
+    lines = gzip.open(DATA / "molecules" / "tox21.csv.gz", "rt").read().splitlines()
+    header, rows = lines[0], lines[1:n + 1]
+    empty = "," * (header.count(",") - 1) + "TOX_EMPTY,"
+    return write("tox_part.csv", "\n".join([header, *rows[:100], empty, *rows[100:300], rows[5], *rows[300:]]) + "\n")
+
+
+@pytest.mark.parametrize("featurizer", [{"type": "ecfp", "n_bits": 512}, {"type": "rdkit_descriptors"},
+                                        {"type": "smiles_tokens"}])
+def test_streamed_blocks_give_the_in_memory_bytes(tmp_path, write, featurizer):
+    """Features streamed block by block (7 rows, 100 rows, one block) are the bytes an in-memory
+    featurize writes; meta.parquet differs only in its row groups (same table), and is the same
+    bytes when the data is one block."""
+    import pandas as pd
+
+    from biodl import dataset as D
+    from biodl.featurizers import make_featurizer
+    from biodl.sources import read_source
+
+    path = _tox21_with_bad_rows(write)
+    src = {"format": "csv", "path": str(path), "input": "smiles", "id": "mol_id", "targets": ["NR-AR", "SR-p53"]}
+    table = read_source(src)
+    rejected = {r.index for r in table.rejects}
+    candidates = np.array([i for i in range(len(table)) if i not in rejected], np.int64)
+    D._featurize_in_memory(table, make_featurizer(featurizer), candidates, D._take(table.inputs, candidates),
+                           tmp_path / "d" / "memory", src, "d", None)
+    for block in (7, 100, None):
+        D.featurize_source(src, featurizer, tmp_path / "d" / f"stream{block}", block_rows=block, progress=False)
+    memory = tmp_path / "d" / "memory"
+    ds = load_dataset(memory)
+    assert ds.manifest["counts"]["rejected"] == 2 and len(ds) == 600  # the empty input, the duplicate id
+    for block in (7, 100, None):
+        streamed = tmp_path / "d" / f"stream{block}"
+        for name in ("X.npy", "y.npy", "rejects.csv", "manifest.json"):
+            assert (streamed / name).read_bytes() == (memory / name).read_bytes(), (block, name)
+        pd.testing.assert_frame_equal(pd.read_parquet(streamed / "meta.parquet"), ds.meta)
+    assert (tmp_path / "d" / "streamNone" / "meta.parquet").read_bytes() == (memory / "meta.parquet").read_bytes()
+    import pyarrow.parquet as pq
+
+    assert pq.ParquetFile(tmp_path / "d" / "stream7" / "meta.parquet").num_row_groups == -(-len(candidates) // 7)
+
+
+def test_a_featurize_killed_midway_leaves_nothing_and_a_rerun_is_clean(tmp_path, write):
+    """SIGKILL while blocks are being appended: no dataset directory (only a temporary, which the
+    rerun removes), and the rerun writes the same bytes as an undisturbed run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = {"format": "csv", "path": str(DATA / "molecules" / "tox21.csv.gz"), "input": "smiles", "id": "mol_id",
+           "targets": ["NR-AR"]}
+    out = tmp_path / "tox" / "ecfp"
+    script = ("import sys; from biodl.dataset import featurize_source; "
+              f"featurize_source({src!r}, 'ecfp', {str(out)!r}, block_rows=200, progress=False)")
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 120
+    partial = None
+    while time.monotonic() < deadline and proc.poll() is None:
+        temps = list(out.parent.glob(".ecfp.tmp-*")) if out.parent.is_dir() else []
+        if temps and (temps[0] / "X.npy").is_file() and (temps[0] / "X.npy").stat().st_size > 128 + 3 * 200 * 2048:
+            partial = temps[0]
+            break
+        time.sleep(0.01)
+    assert partial is not None, "the featurize finished before three blocks were on disk"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not out.exists() and partial.exists()
+    featurize_source(src, "ecfp", out, block_rows=200, progress=False)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["ecfp"]
+    featurize_source(src, "ecfp", tmp_path / "clean" / "ecfp", progress=False)
+    for name in ("X.npy", "y.npy", "meta.parquet", "rejects.csv"):
+        if name == "meta.parquet":
+            import pandas as pd
+
+            pd.testing.assert_frame_equal(pd.read_parquet(out / name), pd.read_parquet(tmp_path / "clean" / "ecfp" / name))
+        else:
+            assert (out / name).read_bytes() == (tmp_path / "clean" / "ecfp" / name).read_bytes(), name

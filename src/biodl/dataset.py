@@ -253,32 +253,96 @@ class _Lines:
 
 def featurize_source(source: Mapping, featurizer_spec: Mapping | str, out: str | os.PathLike,
                      *, n_jobs: int | None = 1, name: str | None = None,
-                     progress: bool = True) -> FeaturizedDataset:
+                     progress: bool = True, block_rows: int | None = None) -> FeaturizedDataset:
     """Read a raw source, featurize it and write the dataset directory ``out``. Returns it loaded.
 
     Every raw record ends up in ``meta.parquet`` (kept) or ``rejects.csv`` (with its reason).
     ``progress`` shows a bar with rows/s on stderr (see :func:`progress_bar`).
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
+    Array features stream to disk: the inputs are featurized ``block_rows`` at a time (default
+    :func:`default_block_rows`: ~64 MiB of features, at least one worker chunk, at most 100,000
+    rows) and each block is appended to ``X.npy`` and written as one row group of ``meta.parquet``
+    before the next starts, so the features never sit in memory whole. The files do not depend on
+    the block size (tested): a dataset of one block is byte for byte what an in-memory write gives.
+    Graphs and images with instance masks are built in memory and written at the end.
+    """
     from biodl.featurizers import make_featurizer
-    from biodl.featurizers.images import n_objects
-    from biodl.sources import read_source, sha256_file
+    from biodl.sources import read_source
 
     out = Path(out)
     table = read_source(source)
     featurizer = make_featurizer(featurizer_spec, n_jobs=n_jobs)
     read_rejected = {r.index for r in table.rejects}
     candidates = np.array([i for i in range(len(table)) if i not in read_rejected], np.int64)
+    inputs = _take(table.inputs, candidates)
     bar = progress_bar(len(candidates), f"featurize {name or out.parent.name}/{featurizer.name}") \
         if progress else None
     try:
-        result = featurizer.featurize(_take(table.inputs, candidates), meta=True,
-                                      progress=bar.update if bar is not None else None)
+        if "mask" in table.meta or featurizer.layout == "graph":
+            return _featurize_in_memory(table, featurizer, candidates, inputs, out, source, name, bar)
+        return _featurize_streaming(table, featurizer, candidates, inputs, out, source, name, bar, block_rows)
     finally:
         if bar is not None:
             bar.close()
+
+
+def default_block_rows(featurizer) -> int:
+    """Rows per streamed block: ~64 MiB of features, between one worker chunk and 100,000 rows."""
+    empty = featurizer._empty_X()
+    row_bytes = max(1, empty.dtype.itemsize * int(np.prod(empty.shape[1:], dtype=np.int64)))
+    return int(min(100_000, max(featurizer.chunk_size, (64 << 20) // row_bytes)))
+
+
+def _featurize_streaming(table, featurizer, candidates, inputs, out, source, name, bar, block_rows):
+    """Featurize ``inputs`` block by block, appending each block's features to X.npy and its meta
+    as one Parquet row group; what stays in memory grows only with the kept row numbers."""
+    import pyarrow.parquet as pq
+
+    featurizer.fit(inputs)  # once, on every input, so each block sees the same learned state
+    block_rows = block_rows or default_block_rows(featurizer)
+    kept_rows, featurize_rejects = [], []
+    nonfinite = None
+    writer = None
+    with atomic_dir(out) as tmp:
+        empty = featurizer._empty_X()
+        with NpyAppender(tmp / "X.npy", empty.dtype, empty.shape[1:]) as X_out:
+            try:
+                for start in range(0, max(len(candidates), 1), block_rows):
+                    block = candidates[start:start + block_rows]
+                    result = featurizer.featurize(inputs[start:start + block_rows], meta=True,
+                                                  progress=bar.update if bar is not None else None)
+                    rows = block[result.kept]
+                    kept_rows.append(rows)
+                    featurize_rejects += [(int(block[r.index]), r.input, r.reason) for r in result.rejects]
+                    X_out.append(result.X)
+                    if result.X.dtype.kind == "f" and result.X.ndim == 2:
+                        counts = np.isnan(result.X).sum(axis=0)
+                        nonfinite = counts if nonfinite is None else nonfinite + counts
+                    meta = _meta_columns(table, rows, result.meta)
+                    if writer is None:
+                        writer = pq.ParquetWriter(tmp / "meta.parquet", _meta_schema(meta, table.meta),
+                                                  use_dictionary=_dictionary_columns(meta))
+                    writer.write_table(_arrow_table(meta, writer.schema))
+            finally:
+                if writer is not None:
+                    writer.close()
+        rows = np.concatenate(kept_rows) if kept_rows else np.zeros(0, np.int64)
+        X_info = {"shape": [len(rows), *empty.shape[1:]], "dtype": str(empty.dtype)}
+        nan_cols = nonfinite if nonfinite is not None and len(rows) else None
+        manifest, y, rejects = _finish(table, featurizer, source, name, out, rows, featurize_rejects, [],
+                                       X_info, nan_cols, X_ndim=empty.ndim)
+        _write_small_files(tmp, y, rejects, manifest)
+    return load_dataset(out)
+
+
+def _featurize_in_memory(table, featurizer, candidates, inputs, out, source, name, bar):
+    """Graphs (one object of flat arrays, see biodl.graphs) and images with instance masks (each
+    mask checked against its featurized image): featurized whole, then written."""
+    import pyarrow.parquet as pq
+
+    from biodl.featurizers.images import n_objects
+
+    result = featurizer.featurize(inputs, meta=True, progress=bar.update if bar is not None else None)
     rows = candidates[result.kept]
     X = result.X
     masks, mask_rejects = None, []
@@ -289,19 +353,82 @@ def featurize_source(source: Mapping, featurizer_spec: Mapping | str, out: str |
         if len(keep) < len(rows):
             rows, X = rows[keep], X[keep]
             result.meta = {k: _take(v, keep) for k, v in result.meta.items()}
+    meta = _meta_columns(table, rows, result.meta)
+    featurize_rejects = [(int(candidates[r.index]), r.input, r.reason) for r in result.rejects]
+    X_info = {"shape": list(X.shape), "dtype": str(X.dtype), **({"kind": X.kind} if hasattr(X, "kind") else {})}
+    masks_info = None if masks is None else {"shape": list(masks.shape), "dtype": str(masks.dtype),
+                                             "objects": sum(n_objects(m) for m in masks)}
+    nan_cols = np.isnan(X).sum(axis=0) if X.dtype.kind == "f" and X.ndim == 2 and len(X) else None
+    manifest, y, rejects = _finish(table, featurizer, source, name, out, rows, featurize_rejects, mask_rejects,
+                                   X_info, nan_cols, X_ndim=X.ndim, masks_info=masks_info,
+                                   graphs=X if hasattr(X, "kind") else None)
+    with atomic_dir(out) as tmp:
+        if hasattr(X, "save"):  # graphs: X.npy holds their index, graph_*.npy the arrays (biodl.graphs)
+            X.save(tmp)
+        else:
+            np.save(tmp / "X.npy", X)
+        if masks is not None:
+            np.save(tmp / "masks.npy", masks)
+        pq.write_table(_arrow_table(meta), tmp / "meta.parquet", use_dictionary=_dictionary_columns(meta))
+        _write_small_files(tmp, y, rejects, manifest)
+    return FeaturizedDataset(path=out, X=X, y=y, manifest=manifest)
 
-    # kept inputs are strings (SMILES, sequences, image paths): a missing one is always a reject
+
+def _meta_columns(table, rows: np.ndarray, featurizer_meta: Mapping) -> dict:
+    """meta.parquet's columns for the kept raw records ``rows``: row, id, input, the source's own
+    columns, then the featurizer's (canonical SMILES, scaffold, ...)."""
     inputs = _take(table.inputs, rows)
     meta = {"row": rows, "id": _take(table.ids, rows),
             "input": inputs.to_arrow() if isinstance(inputs, SequenceBlock) else inputs}
     meta.update({col: _take(values, rows) for col, values in table.meta.items()})
-    meta.update(result.meta)
+    meta.update(featurizer_meta)
+    return meta
+
+
+def _dictionary_columns(meta: Mapping) -> list[str]:
+    # ids and raw inputs are (nearly) all distinct: a dictionary page for them is wasted work
+    return [c for c in meta if c not in ("id", "input", "canonical_smiles")]
+
+
+def _meta_schema(first_block: Mapping, source_meta: Mapping):
+    """meta.parquet's schema, from the first streamed block; a source column that is all null in
+    that block takes its type from the whole column (a FASTA whose first headers carry no region)."""
+    import pyarrow as pa
+
+    schema = pa.table(dict(first_block)).schema
+    for i, f in enumerate(schema):
+        if pa.types.is_null(f.type) and f.name in source_meta:
+            schema = schema.set(i, pa.field(f.name, _arrow_array(source_meta[f.name]).type))
+    return schema
+
+
+def _arrow_array(values, type=None):
+    import pyarrow as pa
+
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return values if type is None else values.cast(type)
+    return pa.array(values, type=type)
+
+
+def _arrow_table(meta: Mapping, schema=None):
+    """The meta columns as an Arrow table, each cast to ``schema`` (the first block's) if given."""
+    import pyarrow as pa
+
+    if schema is None:
+        return pa.table(dict(meta))
+    return pa.table({f.name: _arrow_array(meta[f.name], f.type) for f in schema}, schema=schema)
+
+
+def _finish(table, featurizer, source, name, out, rows, featurize_rejects, mask_rejects, X_info, nan_cols,
+            *, X_ndim: int, masks_info: dict | None = None, graphs=None):
+    """The manifest, y and the sorted reject rows of a featurized source; checks that every raw
+    record is kept or rejected exactly once."""
+    from biodl.sources import sha256_file
+
     rejects = [(r.index, table.ids[r.index], r.input, "read", r.reason) for r in table.rejects]
-    rejects += [(int(candidates[r.index]), table.ids[candidates[r.index]], r.input, "featurize", r.reason)
-                for r in result.rejects]
+    rejects += [(row, table.ids[row], text, "featurize", reason) for row, text, reason in featurize_rejects]
     rejects += mask_rejects
     rejects.sort()
-
     covered = np.concatenate([rows, np.array([r[0] for r in rejects], np.int64)])
     if len(covered) != len(table) or len(np.unique(covered)) != len(table):
         raise AssertionError(f"{out}: {len(table)} records in, {len(rows)} kept + {len(rejects)} rejected")
@@ -318,39 +445,75 @@ def featurize_source(source: Mapping, featurizer_spec: Mapping | str, out: str |
                               "reason": "not image files, so not inputs"}} if table.skipped else {}),
         "counts": {"in": len(table), "kept": len(rows), "rejected": len(rejects),
                    "rejected_by_reason": dict(Counter(_reason_class(r[-1]) for r in rejects))},
-        "X": {"shape": list(X.shape), "dtype": str(X.dtype), **({"kind": X.kind} if hasattr(X, "kind") else {})},
-        **({"masks": {"shape": list(masks.shape), "dtype": str(masks.dtype),
-                      "objects": sum(n_objects(m) for m in masks)}}
-           if masks is not None else {}),
+        "X": X_info,
+        **({"masks": masks_info} if masks_info is not None else {}),
         "y": {"shape": list(y.shape), "dtype": str(y.dtype), "tasks": list(table.tasks),
               "missing": {t: int(np.isnan(y[:, j]).sum()) for j, t in enumerate(table.tasks)}},
     }
-    if getattr(X, "kind", None) == "graph" and X.n_mol_features:
+    if graphs is not None and graphs.n_mol_features:
         manifest["mol_feature_names"] = featurizer.feature_names()
-    if hasattr(featurizer, "feature_names") and X.ndim == 2 and X.shape[1] <= 4096:
+    if hasattr(featurizer, "feature_names") and X_ndim == 2 and X_info["shape"][1] <= 4096:
         manifest["feature_names"] = featurizer.feature_names()
-    if X.dtype.kind == "f" and X.ndim == 2 and len(X):
-        nan_cols = np.isnan(X).sum(axis=0)
-        names = manifest.get("feature_names") or [str(j) for j in range(X.shape[1])]
+    if nan_cols is not None:
+        names = manifest.get("feature_names") or [str(j) for j in range(len(nan_cols))]
         manifest["nonfinite_features"] = {names[j]: int(nan_cols[j]) for j in np.flatnonzero(nan_cols)}
+    return manifest, y, rejects
 
-    with atomic_dir(out) as tmp:
-        if hasattr(X, "save"):  # graphs: X.npy holds their index, graph_*.npy the arrays (biodl.graphs)
-            X.save(tmp)
-        else:
-            np.save(tmp / "X.npy", X)
-        np.save(tmp / "y.npy", y)
-        if masks is not None:
-            np.save(tmp / "masks.npy", masks)
-        # ids and raw inputs are (nearly) all distinct: a dictionary page for them is wasted work
-        pq.write_table(pa.table(meta), tmp / "meta.parquet",
-                       use_dictionary=[c for c in meta if c not in ("id", "input", "canonical_smiles")])
-        with open(tmp / "rejects.csv", "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(REJECT_COLUMNS)
-            writer.writerows(rejects)
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n")
-    return FeaturizedDataset(path=out, X=X, y=y, manifest=manifest)
+
+def _write_small_files(tmp: Path, y: np.ndarray, rejects: list, manifest: dict) -> None:
+    np.save(tmp / "y.npy", y)
+    with open(tmp / "rejects.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(REJECT_COLUMNS)
+        writer.writerows(rejects)
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n")
+
+
+class NpyAppender:
+    """Write an ``.npy`` file by appending row blocks, without holding the array.
+
+    The header is written first for zero rows and rewritten with the final row count on close.
+    NumPy pads every header so that the first axis can grow to 21 digits in place, so the final
+    header has the same length and the file is byte for byte what ``np.save`` writes. Plain file
+    writes, not a writable memory map: the blocks go through the page cache, not this process's
+    resident memory.
+    """
+
+    def __init__(self, path: Path, dtype, trailing_shape: tuple):
+        self.path, self.dtype, self.trailing = Path(path), np.dtype(dtype), tuple(trailing_shape)
+        self.rows = 0
+        self._fh = open(self.path, "wb")
+        self._header_len = self._fh.write(self._header(0))
+
+    def _header(self, rows: int) -> bytes:
+        import io
+
+        buf = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            buf, {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
+                  "shape": (rows, *self.trailing)})
+        return buf.getvalue()
+
+    def append(self, block: np.ndarray) -> None:
+        if block.dtype != self.dtype or tuple(block.shape[1:]) != self.trailing:
+            raise AssertionError(f"{self.path}: block {block.dtype} {block.shape[1:]} "
+                                 f"does not fit {self.dtype} {self.trailing}")
+        self._fh.write(memoryview(np.ascontiguousarray(block)).cast("B"))
+        self.rows += len(block)
+
+    def __enter__(self) -> NpyAppender:
+        return self
+
+    def __exit__(self, exc_type, *_) -> None:
+        try:
+            if exc_type is None:
+                header = self._header(self.rows)
+                if len(header) != self._header_len:  # beyond 21 digits of rows: not reachable
+                    raise AssertionError(f"{self.path}: npy header grew from {self._header_len} to {len(header)}")
+                self._fh.seek(0)
+                self._fh.write(header)
+        finally:
+            self._fh.close()
 
 
 def _read_masks(paths: list[str], X: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str]]]:
