@@ -322,3 +322,65 @@ def test_reverse_complement_augmentation_is_seeded_and_refused_for_non_dna_input
     with pytest.raises(UserError, match="augment reverse_complement applies to DNA codes"):
         fit({"type": "mlp", "hidden": [8]}, rng.random((50, 4)).astype(np.float32), y[:50], rng.random((20, 4)).astype(np.float32),
             y[:20], task_type="binary", tasks=["t"], config=config)
+
+
+# -- training from disk ---------------------------------------------------------------------------
+@pytest.mark.parametrize("case", ["ecfp_mlp", "descriptors_mlp", "dna_cnn_rc_augment"])
+def test_training_from_the_memory_map_gives_the_in_memory_numbers(tmp_path, case):
+    """The same fit with its training and validation rows left on disk (RowView over the memory
+    map, each shuffled batch read from the file) and read into memory: the same history, weights
+    and predictions, bit for bit."""
+    from biodl.dataset import RowView, load_dataset
+
+    if case == "dna_cnn_rc_augment":
+        src = {"format": "fasta", "path": str(DATA / "dna" / "oct4_test.fa")}
+        featurizer, model = {"type": "onehot", "length": 200}, {"type": "cnn1d", "channels": [8], "kernel_sizes": [9]}
+        extra = {"augment": "reverse_complement"}
+        src_y = None
+    else:
+        src = {"format": "csv", "path": str(DATA / "molecules" / "freesolv.csv"), "input": "smiles", "id": "id",
+               "targets": ["expt"]}
+        featurizer = {"type": "ecfp", "n_bits": 512} if case == "ecfp_mlp" else {"type": "rdkit_descriptors"}
+        model, extra, src_y = {"type": "mlp", "hidden": [32], "dropout": 0.2}, {}, "regression"
+    featurize_source(src, featurizer, tmp_path / "ds", progress=False)
+    ds = load_dataset(tmp_path / "ds")  # memory-mapped
+    y = ds.y if src_y else (np.arange(len(ds))[:, None] % 3 == 0).astype(np.float32)
+    task = src_y or "binary"
+    order = np.random.default_rng(0).permutation(len(ds))
+    train, valid = np.sort(order[: int(0.8 * len(ds))]), np.sort(order[int(0.8 * len(ds)):])
+    config = {**FAST, "epochs": 6, "batch_size": 16, **extra}
+    X_mem = np.load(tmp_path / "ds" / "X.npy")
+    mem, hist_mem = fit(model, X_mem[train], y[train], X_mem[valid], y[valid], task_type=task, tasks=["t"], config=config)
+    disk, hist_disk = fit(model, RowView(ds.X, train), y[train], RowView(ds.X, valid), y[valid], task_type=task,
+                          tasks=["t"], config=config)
+    assert [{k: v for k, v in h.items() if k != "seconds"} for h in hist_mem] == \
+        [{k: v for k, v in h.items() if k != "seconds"} for h in hist_disk]
+    for (name, a), (_, b) in zip(mem.module.state_dict().items(), disk.module.state_dict().items()):
+        assert torch.equal(a, b), name
+    np.testing.assert_array_equal(mem.predict(X_mem), disk.predict(ds.X))
+
+
+def test_row_view_reads_rows_in_the_asked_order():
+    from biodl.dataset import RowView
+
+    X = np.arange(40, dtype=np.uint8).reshape(20, 2)
+    view = RowView(X, np.array([3, 9, 1, 17]))
+    assert view.shape == (4, 2) and len(view) == 4 and view.dtype == np.uint8
+    np.testing.assert_array_equal(view[np.array([2, 0, 3, 0])], X[[1, 3, 17, 3]])
+    np.testing.assert_array_equal(view[torch.tensor([1, 2])], X[[9, 1]])
+    np.testing.assert_array_equal(view[1:3], X[[9, 1]])
+    np.testing.assert_array_equal(np.asarray(view, np.float32), X[[3, 9, 1, 17]].astype(np.float32))
+
+
+def test_the_train_stage_loads_from_disk_when_asked_with_the_same_model(two_feature_sets):
+    from biodl.stages.train import _from_disk, train_experiment
+
+    tmp, experiment = two_feature_sets
+    assert _from_disk(tmp / "fs_ecfp", "disk") and not _from_disk(tmp / "fs_ecfp", "memory")
+    assert not _from_disk(tmp / "fs_ecfp", "auto")  # 642 x 256 bytes fit in memory
+    train_experiment("fs", {**experiment, "train": {**experiment["train"], "load": "disk"}}, tmp / "fs_ecfp",
+                     tmp / "fs_split.json", tmp / "model_disk", seed=0)
+    a = TrainedModel.load(tmp / "model" / "model.pt")
+    b = TrainedModel.load(tmp / "model_disk" / "model.pt")
+    X = np.load(tmp / "fs_ecfp" / "X.npy")
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))

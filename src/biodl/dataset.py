@@ -135,6 +135,51 @@ class FeaturizedDataset:
         return dc.data.DiskDataset.from_numpy(X, y, w, ids, tasks=self.tasks, data_dir=str(data_dir))
 
 
+class RowView:
+    """Rows ``rows`` of a (memory-mapped) feature array, read only when indexed: what training from
+    disk hands the loop instead of ``X[rows]``.
+
+    Looks like an array of ``len(rows)`` rows (``shape``, ``dtype``, ``ndim``, ``len``); ``view[idx]``
+    (integer positions as a NumPy array, a CPU / device tensor or a slice) returns those rows as an
+    ordinary array, in ``idx``'s order, read from the file in ascending order so a shuffled batch
+    costs one forward sweep over the pages it touches. ``np.asarray(view)`` reads every row.
+    """
+
+    def __init__(self, X: np.ndarray, rows: np.ndarray):
+        self.X = X
+        self.rows = np.asarray(rows, np.int64)
+
+    @property
+    def shape(self) -> tuple:
+        return (len(self.rows), *self.X.shape[1:])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.X.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.X.ndim
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, idx) -> np.ndarray:
+        if isinstance(idx, slice):
+            return np.asarray(self.X[self.rows[idx]])
+        if hasattr(idx, "detach"):  # a torch tensor, possibly on the GPU
+            idx = idx.detach().cpu().numpy()
+        wanted = self.rows[np.asarray(idx, np.int64)]
+        order = np.argsort(wanted, kind="stable")
+        out = np.empty((len(wanted), *self.X.shape[1:]), self.X.dtype)
+        out[order] = self.X[wanted[order]]
+        return out
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        rows = np.asarray(self.X[self.rows])
+        return rows if dtype is None else rows.astype(dtype, copy=False)
+
+
 def load_dataset(path: str | os.PathLike, mmap: bool = True) -> FeaturizedDataset:
     """Open a featurized dataset directory. ``X`` is memory-mapped unless ``mmap=False``.
 

@@ -244,7 +244,8 @@ def to_model_input(X, device):
 
     if isinstance(X, MolGraphs):
         return X.to_tensors(device)
-    return torch.from_numpy(np.ascontiguousarray(X)).to(device)
+    # a read-only memory map's rows are copied: torch will not wrap memory it may not write
+    return torch.from_numpy(np.require(X, requirements=["C", "W"])).to(device)
 
 
 def in_memory(X):

@@ -638,6 +638,9 @@ def _cross_check(spec) -> None:
         if exp.train.augment == "reverse_complement" and layout != "sequence":
             raise _Problem(f"{where}.train.augment", f"reverse_complement applies to DNA codes (a featurizer of "
                                                      f"type onehot); featurizer {exp.featurizer!r} gives {layout}")
+        if exp.train.load == "disk" and layout == "graph":
+            raise _Problem(f"{where}.train.load", f"disk applies to array features; featurizer {exp.featurizer!r} "
+                                                  "gives molecular graphs, which train from memory")
         if exp.train.class_weight == "balanced" and exp.task not in (None, "binary"):
             raise _Problem(f"{where}.train.class_weight", f"balanced applies to binary tasks; experiment "
                                                           f"{name!r} is {exp.task}")

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from biodl import __version__
+from biodl.dataset import RowView
 from biodl.errors import UserError, settings_from_dict
 from biodl.encodings import reverse_complement_codes
 from biodl.graphs import MolGraphs, to_model_input
@@ -140,6 +141,11 @@ class TrainConfig:
     # batches per epoch; None = biodl.segmentation's defaults. Other tasks refuse them (biodl.spec).
     crop: int | None = None
     steps_per_epoch: int | None = None
+    # how the train stage hands features to the loop: "memory" reads the training rows into memory
+    # once; "disk" leaves them in the dataset's memory map and reads each shuffled batch from it
+    # (biodl.dataset.RowView), for data larger than RAM; "auto" picks disk when the features take
+    # more than a quarter of the memory available. The numbers are the same either way (tested).
+    load: str = "auto"
 
     param_constraints: ClassVar[dict] = {
         "epochs": Interval(1, None), "batch_size": Interval(1, None), "lr": Interval(0, None, closed="neither"),
@@ -149,7 +155,7 @@ class TrainConfig:
         "lr_schedule": Choices(*SCHEDULES.names()), "loss": Choices(*LOSSES.names()),
         "monitor": Choices(*METRIC_DIRECTION), "class_weight": Choices("none", "balanced"),
         "augment": Choices("none", "reverse_complement"), "crop": Interval(8, None),
-        "steps_per_epoch": Interval(1, None),
+        "steps_per_epoch": Interval(1, None), "load": Choices("auto", "memory", "disk"),
     }
 
     @classmethod
@@ -292,11 +298,12 @@ class TrainedModel:
             for layer in module.modules():
                 if isinstance(layer, torch.nn.Dropout):
                     layer.train()
-        Xt = self.preprocessor.transform_X(X)
         outs = []
         with torch.no_grad():
-            for start in range(0, len(Xt), batch_size):
-                outs.append(module(to_model_input(Xt[start:start + batch_size], device)).float().cpu().numpy())
+            # preprocessed a batch at a time: memory-mapped features are read as they are needed
+            for start in range(0, len(X), batch_size):
+                batch = self.preprocessor.transform_X(X[start:start + batch_size])
+                outs.append(module(to_model_input(batch, device)).float().cpu().numpy())
         module.eval()
         return np.concatenate(outs) if outs else np.zeros((0, self.task.n_outputs), np.float32)
 
@@ -486,7 +493,10 @@ def _setup(model_spec: dict, task: Task, X_train: np.ndarray, y_train: np.ndarra
     model = TrainedModel(module=module, model_spec={"type": model_spec["type"], **module.config},
                          input_shape=tuple(X_train.shape[1:]), task=task, preprocessor=pre,
                          featurizer_spec=featurizer_spec)
-    Xt = to_model_input(pre.transform_X(X_train), device)  # a tensor, or GraphTensors for graphs
+    if isinstance(X_train, RowView):  # training from disk: each batch read from the memory map
+        Xt = _DiskBatches(X_train, pre, device)
+    else:
+        Xt = to_model_input(pre.transform_X(X_train), device)  # a tensor, or GraphTensors for graphs
     yt = torch.from_numpy(pre.transform_y(np.asarray(y_train))).to(device)
     method = OPTIMIZERS[config.optimizer]
     # a model whose step is mostly the optimizer (the MLP on sparse fingerprints) asks for torch's fused kernel
@@ -502,11 +512,40 @@ def _setup(model_spec: dict, task: Task, X_train: np.ndarray, y_train: np.ndarra
         if task.loss.name != "bce":
             raise UserError(f"train.class_weight balanced applies to binary tasks (loss bce), not {task.name}")
         loss_fn = type(task.loss)(pos_weight=torch.from_numpy(balanced_pos_weight(y_train)).to(device))
-    if config.augment == "reverse_complement" and not (isinstance(Xt, torch.Tensor) and Xt.dtype == torch.uint8
-                                                       and Xt.dim() == 2):
+    sample = Xt[:1] if isinstance(Xt, _DiskBatches) else Xt
+    if config.augment == "reverse_complement" and not (isinstance(sample, torch.Tensor)
+                                                       and sample.dtype == torch.uint8 and sample.dim() == 2):
         raise UserError("train.augment reverse_complement applies to DNA codes (the 'onehot' featurizer), "
                         f"not to {model_spec['type']} inputs of this featurizer")
     return _Run(model, Xt, yt, optimizer, schedule, scheduler, generator, device, loss_fn)
+
+
+class _DiskBatches:
+    """Training rows left on disk: ``batches[idx]`` is the model input of rows ``idx`` (read from the
+    memory map, preprocessed, on the device), what ``Xt[idx]`` gives for rows held in memory, so the
+    loop and its numbers are the same."""
+
+    def __init__(self, rows: RowView, pre: Preprocessor, device):
+        self.rows, self.pre, self.device = rows, pre, device
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            idx = np.arange(len(self.rows))[idx]
+        return to_model_input(self.pre.transform_X(self.rows[idx]), self.device)
+
+
+def features_fit_in_memory(nbytes: int) -> bool:
+    """Whether ``nbytes`` of features take at most a quarter of the memory available now
+    (``MemAvailable`` of /proc/meminfo; True where that cannot be read)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            available = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError):
+        return True
+    return nbytes <= available / 4
 
 
 def _train_epoch(run: _Run, config: TrainConfig) -> float:

@@ -73,6 +73,8 @@ class _Plan:
     base_train: dict
     seed: int
     train_seed: int
+    #: features left in their memory map, each batch read from disk (train.load)
+    from_disk: bool = False
 
     def fit(self, overrides: Mapping, seed: int, log=None, progress=None):
         """Train the experiment's model with ``overrides`` from ``seed`` on train, early-stopped on valid."""
@@ -82,7 +84,13 @@ class _Plan:
         model_spec = _model_spec_for(model_spec, self.ds.manifest["featurizer"])
         config = TrainConfig.from_dict({**train_cfg, "seed": seed})
         X, y, train, valid = self.ds.X, self.ds.y, self.pos["train"], self.pos["valid"]
-        return fit(model_spec, X[train], y[train], X[valid], y[valid], task_type=self.task_type, tasks=self.ds.tasks,
+        if self.from_disk:
+            from biodl.dataset import RowView
+
+            X_train, X_valid = RowView(X, train), RowView(X, valid)
+        else:
+            X_train, X_valid = X[train], X[valid]
+        return fit(model_spec, X_train, y[train], X_valid, y[valid], task_type=self.task_type, tasks=self.ds.tasks,
                    config=config, n_classes=self.experiment.get("n_classes"),
                    featurizer_spec=self.ds.manifest["featurizer"], log=log, progress=progress)
 
@@ -95,7 +103,8 @@ def _plan(name: str, experiment: Mapping, features, split_path, seed: int) -> _P
     from biodl.tasks import TASKS, infer_task_type, task_class
     from biodl.train import derive_seed
 
-    ds = load_dataset(features, mmap=False)
+    from_disk = _from_disk(features, experiment.get("train", {}).get("load", "auto"))
+    ds = load_dataset(features, mmap=from_disk)
     split = load_split(split_path)
     pos = positions(ds, split, str(split_path))
     task_type = experiment.get("task") or infer_task_type(ds.y)
@@ -117,7 +126,18 @@ def _plan(name: str, experiment: Mapping, features, split_path, seed: int) -> _P
             raise UserError(f"experiment {name!r}: uncertainty.heteroscedastic applies to {able}, not {task_type}")
         base_train.setdefault("loss", variance_loss)
     return _Plan(name, experiment, ds, split, pos, task_type, unc, calibration_rows, where, base_train, seed,
-                 derive_seed(seed, name))
+                 derive_seed(seed, name), from_disk)
+
+
+def _from_disk(features, load: str) -> bool:
+    """train.load → whether to train from the memory map: always for disk, never for memory or
+    graphs, and for auto when the features would take over a quarter of the memory available."""
+    from biodl.train import features_fit_in_memory
+
+    files = [Path(features) / "X.npy", *Path(features).glob("graph_*.npy")]
+    if load == "memory" or len(files) > 1:  # graphs (MolGraphs) are gathered in memory
+        return False
+    return load == "disk" or not features_fit_in_memory(sum(f.stat().st_size for f in files if f.is_file()))
 
 
 def _search(plan: _Plan, out: Path, log, progress) -> tuple[tuple, list[dict]]:
