@@ -238,3 +238,64 @@ def test_in_domain_only_and_the_default_catalogs(solubility_model, library, tmp_
     assert summary["catalogs"] == list(DEFAULT_CATALOGS) and 0 < len(candidates) <= summary["counts"]["in_domain"]
     assert (candidates["in_domain"].astype(str) == "True").all()
     assert ScreenSpec(experiment="e", library="l.smi").filters == list(DEFAULT_CATALOGS)  # the config's default
+
+
+@pytest.fixture(scope="module")
+def dropout_model(tmp_path_factory, solubility_model):
+    """The solubility ECFP MLP with MC dropout for σ (masks drawn per call, seeded)."""
+    from biodl.cli import main
+
+    work = solubility_model.parent.parent
+    out = tmp_path_factory.mktemp("mc") / "model"
+    assert main(["train", "--name", "mc", "--features", str(work / "fs"), "--split", str(work / "split.json"),
+                 "--experiment", json.dumps({"task": "regression",
+                                             "model": {"type": "mlp", "hidden": [64], "dropout": 0.2},
+                                             "train": {"epochs": 5, "progress": False},
+                                             "uncertainty": {"method": "mc_dropout", "passes": 10}}),
+                 "--progress", "0", "-o", str(out)]) == 0
+    return out / "model.pt"
+
+
+@pytest.mark.parametrize("which", ["variance_head", "mc_dropout"])
+def test_worker_processes_and_shards_write_what_one_process_writes(solubility_model, dropout_model, library,
+                                                                   tmp_path, which):
+    """Two worker processes, and two shards gathered, give the files of one process screening the
+    whole library, byte for byte — with MC dropout too, whose masks are drawn afresh (seeded) for
+    each chunk, so a chunk's σ does not depend on which shard or worker screened it."""
+    from biodl.stages.screen import gather_screens, screen_library
+
+    model = solubility_model if which == "variance_head" else dropout_model
+    options = {"id_col": "id", "top": 40, "picks": 8, "chunk_size": 25, "progress": False, "acquisition": "ucb"}
+    screen_library(model, library, tmp_path / "one", **options)
+    summary = screen_library(model, library, tmp_path / "workers", n_jobs=2, **options)
+    for i in range(2):
+        screen_library(model, library, tmp_path / f"shard{i}", shard=(i, 2), **options)
+    gather_screens([tmp_path / "shard0", tmp_path / "shard1"], tmp_path / "gathered", picks=8)
+    for name in ("screened.csv", "candidates.csv", "hits.csv"):
+        one = (tmp_path / "one" / name).read_bytes()
+        assert (tmp_path / "workers" / name).read_bytes() == one, name
+        assert (tmp_path / "gathered" / name).read_bytes() == one, name
+    one = json.loads((tmp_path / "one" / "summary.json").read_text())
+    assert summary["counts"] == one["counts"]
+    sigma = pd.read_csv(tmp_path / "one" / "screened.csv")["sigma"]
+    assert sigma.notna().sum() > 200 and (sigma.dropna() > 0).all()
+
+
+def test_cli_screen_writes_its_page_and_a_shard_has_none(solubility_model, library, tmp_path):
+    from biodl.cli import main
+
+    args = ["screen", "--model", str(solubility_model), "--library", str(library), "--id-col", "id", "--top", "40",
+            "--picks", "8", "--quiet"]
+    assert main([*args, "-o", str(tmp_path / "whole")]) == 0
+    page = (tmp_path / "whole" / "report.html").read_text()
+    summary = json.loads((tmp_path / "whole" / "summary.json").read_text())
+    c = summary["counts"]
+    for text in ("Screen: whole", f"{c['read']:,}", "pains", "brenk", "inpharmatica", "no organic fragment",
+                 pd.read_csv(tmp_path / "whole" / "hits.csv", dtype=str)["id"].iloc[0]):
+        assert text in page, text
+    assert page.count('src="data:image/png;base64,') == 3 and "http://" not in page
+    assert main([*args, "--shard", "0/2", "-o", str(tmp_path / "shard")]) == 0
+    assert not (tmp_path / "shard" / "report.html").exists()
+    assert main(["screen-report", str(tmp_path / "shard")]) == 2  # one line: gather the shards first
+    assert main(["screen-report", str(tmp_path / "whole"), "-o", str(tmp_path / "page.html")]) == 0
+    assert (tmp_path / "page.html").read_text() == page

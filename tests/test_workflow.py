@@ -154,6 +154,11 @@ def test_screen_rules_shard_and_gather_like_one_screen(small_runs, tmp_path):
         assert (gathered / name).read_bytes() == \
             (second / "results" / "screens" / "fs_screen" / "gathered" / name).read_bytes(), name
     assert any((first / "logs" / "screen").rglob("*.log"))
+    page = (first / "results" / "reports" / "screens" / "fs_screen.html").read_text()
+    for text in ("Screen: fs_screen", "passed the structural alerts", "Filters", "Picks", "2 shards gathered"):
+        assert text in page, text
+    assert page.count('src="data:image/png;base64,') == 3  # prediction and σ histograms, the picks drawn
+    assert not (gathered / "report.html").exists()  # the workflow's page is under results/reports
 
 
 # -- reports ------------------------------------------------------------------------------------
@@ -239,12 +244,15 @@ def test_reports_load_in_a_headless_browser(small_runs, tmp_path):
     browser = _chromium()
     if browser is None:
         pytest.skip("no chromium on PATH (.ci/run installs Debian's chromium)")
-    for page in sorted((small_runs[0] / "results" / "reports").glob("*.html")):
+    pages = sorted((small_runs[0] / "results" / "reports").rglob("*.html"))
+    assert any(p.parent.name == "screens" for p in pages)
+    for page in pages:
         state = _load_in_browser(browser, page)
         assert state.get("ready") == "1", page.name
         assert "errors" not in state, (page.name, state.get("errors"))
         if page.name != "index.html":
-            assert int(state["images-total"]) >= 4 and state["images-loaded"] == state["images-total"], page.name
+            least = 3 if page.parent.name == "screens" else 4
+            assert int(state["images-total"]) >= least and state["images-loaded"] == state["images-total"], page.name
     # the check can fail: a page with an undecodable figure is caught
     good = (small_runs[0] / "results" / "reports" / "fs_mlp.html").read_text()
     broken = tmp_path / "broken.html"

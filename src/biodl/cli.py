@@ -253,8 +253,12 @@ def cmd_screen(args) -> int:
                              greater=not args.smaller_is_better, top=args.top, picks=args.picks,
                              pick_method=args.pick_method, in_domain_only=args.in_domain_only,
                              chunk_size=args.chunk_size, seed=args.seed, progress=not args.quiet,
-                             shard=_shard(args.shard))
+                             shard=_shard(args.shard), n_jobs=args.n_jobs)
     _print_screen(args.out, summary)
+    if "hits" in summary:  # a shard has no picks yet: its page is the gathered screen's
+        from biodl.report import write_screen_report
+
+        write_screen_report(args.out)
     return 0
 
 
@@ -281,8 +285,19 @@ def _print_screen(out, summary: dict) -> None:
 def cmd_screen_gather(args) -> int:
     from biodl.stages.screen import gather_screens
 
+    from biodl.report import write_screen_report
+
     _print_screen(args.out, gather_screens(args.shards, args.out, picks=args.picks, pick_method=args.pick_method,
                                            seed=args.seed))
+    if not args.no_report:
+        write_screen_report(args.out)
+    return 0
+
+
+def cmd_screen_report(args) -> int:
+    from biodl.report import write_screen_report
+
+    print(write_screen_report(args.folder, args.out), file=sys.stderr)
     return 0
 
 
@@ -545,6 +560,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-size", type=_positive_int, default=10_000)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--shard", metavar="I/N", help="screen only chunks I, I+N, I+2N, ... (join with screen-gather)")
+    p.add_argument("--n-jobs", type=_positive_int, default=1, help="worker processes, one chunk each at a time "
+                   "(default 1; the output does not depend on it)")
     p.add_argument("--threads", type=_positive_int, help="CPU threads for torch (default: torch's own choice)")
     p.add_argument("-o", "--out", required=True, help="output directory")
     p.set_defaults(func=cmd_screen)
@@ -552,8 +569,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("screen-gather", help="join the shard folders of biodl screen --shard I/N into one screen")
     p.add_argument("shards", nargs="+", help="the N shard folders")
     pick_args(p)
+    p.add_argument("--no-report", action="store_true", help="no report.html in the output folder")
     p.add_argument("-o", "--out", required=True, help="output directory")
     p.set_defaults(func=cmd_screen_gather)
+
+    p = sub.add_parser("screen-report", help="the HTML page of a finished screen folder",
+                       description="Counts, pass rates per alert catalog, rejects by reason, score and sigma "
+                                   "distributions, the picks drawn. biodl screen and screen-gather write it as "
+                                   "report.html in their folder; this writes it anywhere.")
+    p.add_argument("folder", help="a screen folder (biodl screen, or screen-gather for shards)")
+    p.add_argument("-o", "--out", help="the page (default: FOLDER/report.html)")
+    p.set_defaults(func=cmd_screen_report)
 
     p = sub.add_parser("predict", help="predict with a saved model, from raw inputs or featurized splits",
                        description="Raw mode: biodl predict --model model.pt data.csv -o out.csv (featurized "

@@ -54,6 +54,10 @@ class Standardizer:
     def __init__(self, largest_fragment: bool = True, neutralize: bool = True, tautomer: bool = False):
         self.largest_fragment, self.neutralize, self.tautomer = largest_fragment, neutralize, tautomer
 
+    def __getstate__(self) -> dict:
+        # RDKit's tools do not pickle; a worker process builds its own on first use
+        return {k: v for k, v in self.__dict__.items() if k != "_cache"}
+
     def _tools(self):
         from rdkit.Chem.MolStandardize import rdMolStandardize
 
@@ -108,6 +112,9 @@ class AlertFilter:
         if unknown:
             raise ValueError(f"unknown alert catalog(s) {', '.join(unknown)} (known: {', '.join(CATALOGS)})")
         self.catalogs = list(catalogs)  # none: every molecule passes (a screen without alerts)
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_built"}  # rebuilt in a worker process
 
     def _catalogs(self):
         if not hasattr(self, "_built"):

@@ -129,8 +129,9 @@ def interpretation_args(wc):
 
 
 def all_screens():
-    """The gathered folder of every configured screen."""
-    return [f"results/screens/{name}/gathered" for name in SPEC.screens]
+    """The gathered folder and the page of every configured screen."""
+    return [path for name in SPEC.screens
+            for path in (f"results/screens/{name}/gathered", f"results/reports/screens/{name}.html")]
 
 
 def screen_options(screen):

@@ -37,4 +37,24 @@ rule screen_gather:
         "benchmarks/screen/{screen}/gather.tsv"
     shell:
         "biodl screen-gather {input:q} --picks {params.picks:q} --pick-method {params.method:q} "
-        "--seed {params.seed:q} --out {output:q} 2> {log:q}"
+        "--seed {params.seed:q} --no-report --out {output:q} 2> {log:q}"
+
+
+rule screen_report:
+    input:
+        "results/screens/{screen}/gathered",
+    output:
+        report(
+            "results/reports/screens/{screen}.html",
+            caption="../report/screen.rst",
+            category="Screens",
+            labels={"screen": "{screen}"},
+        ),
+    conda:
+        "../envs/biodl.yaml"
+    log:
+        "logs/screen/{screen}/report.log",
+    benchmark:
+        "benchmarks/screen/{screen}/report.tsv"
+    shell:
+        "biodl screen-report {input:q} --out {output:q} 2> {log:q}"

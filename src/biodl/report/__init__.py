@@ -634,3 +634,96 @@ def write_index(metrics_paths: Sequence[str | Path], out: str | Path) -> Path:
         ranked.append({"dataset": dataset, "task_type": task_type, "metric": metric, "greater": greater,
                        "rows": members})
     return _write_page(_env().get_template("index.html.j2").render(groups=ranked, n=len(rows)), out)
+
+
+SCREEN_BINS = 40
+SCREEN_DRAWN = 24
+SCREEN_TABLE = 50
+
+
+def write_screen_report(folder: str | Path, out: str | Path | None = None) -> Path:
+    """The page of a finished screen folder (``biodl screen`` / ``screen-gather``): counts, pass
+    rates per alert catalog, rejects by reason, histograms of the predictions and σ of every
+    predicted record, of those that passed the filters and of the candidates, and the picks drawn.
+    ``screened.csv`` is read twice in chunks (ranges, then counts): memory does not grow with the
+    library. Written to ``folder/report.html`` unless ``out`` is given."""
+    import pandas as pd
+
+    folder = Path(folder)
+    summary = _read_json(folder / "summary.json", "screen summary")
+    if "hits" not in summary:
+        raise UserError(f"{folder}: a shard of a screen; gather the shards (biodl screen-gather) and report that")
+    hits = pd.read_csv(folder / "hits.csv", keep_default_na=False, dtype={"id": str, "smiles": str})
+    candidates = pd.read_csv(folder / "candidates.csv", usecols=["prediction", "sigma"])
+    c = summary["counts"]
+    standardized = c["read"] - sum(c["rejected"].values()) + sum(
+        n for reason, n in c["rejected"].items() if reason.startswith("featurize"))
+    figures = _screen_histograms(folder / "screened.csv", candidates, hits)
+    has_sigma = bool(len(hits)) and pd.to_numeric(hits["sigma"], errors="coerce").notna().any()
+    drawn = hits.head(SCREEN_DRAWN)
+    # RDKit's drawing font has no ± or σ
+    legends = [f"{r.id}: {float(r.prediction):.2f}" + (f" +/- {float(r.sigma):.2f}" if has_sigma else "")
+               for r in drawn.itertuples()]
+    from biodl import __version__
+    from biodl.report import plots
+
+    columns = [col for col in ("pick", "rank", "id", "smiles", "prediction", "sigma", "score", "max_tanimoto",
+                               "in_domain") if col in hits.columns and (col != "sigma" or has_sigma)]
+    table = [{col: (_num(float(row[col])) if col in ("prediction", "sigma", "score", "max_tanimoto") and row[col] != ""
+                    else row[col]) for col in columns} for _, row in hits.head(SCREEN_TABLE).iterrows()]
+    context = {
+        "name": folder.name, "s": summary, "c": c, "version": __version__,
+        "n_rejected": sum(c["rejected"].values()),
+        "pass_rate": f"{c['passed_filters'] / standardized:.1%}" if standardized else "–",
+        "rate": f"{summary['records_per_s']:,.0f}" if summary.get("records_per_s") else None,
+        "filters": [{"catalog": name, "flagged": n, "share": f"{n / standardized:.1%}" if standardized else "–"}
+                    for name, n in c["flagged"].items()],
+        "rejects": sorted(c["rejected"].items(), key=lambda kv: -kv[1]),
+        "figures": figures, "grid": plots.molecule_grid(drawn["smiles"].tolist(), legends) if len(drawn) else None,
+        "n_drawn": len(drawn), "has_sigma": has_sigma, "hit_columns": columns, "hits": table,
+        "more_hits": max(0, len(hits) - SCREEN_TABLE),
+        "settings": {k: v for k, v in summary.items() if k not in ("counts",)},
+    }
+    return _write_page(_env().get_template("screen.html.j2").render(**context), out or folder / "report.html")
+
+
+def _screen_histograms(screened: Path, candidates, hits) -> list[dict]:
+    """Histograms of prediction (and σ) over all predicted records, those that passed the filters,
+    and the candidates; two chunked passes over screened.csv."""
+    import pandas as pd
+
+    from biodl.report import plots
+
+    columns = ["prediction", "sigma", "passes_filters"]
+
+    def chunks():
+        return pd.read_csv(screened, usecols=columns, chunksize=200_000,
+                           dtype={"prediction": float, "sigma": float, "passes_filters": str})
+
+    lo = {"prediction": np.inf, "sigma": np.inf}
+    hi = {"prediction": -np.inf, "sigma": -np.inf}
+    for frame in chunks():
+        for col in lo:
+            values = frame[col].to_numpy(np.float64)
+            values = values[np.isfinite(values)]
+            if len(values):
+                lo[col], hi[col] = min(lo[col], values.min()), max(hi[col], values.max())
+    figures = []
+    for col, label in (("prediction", "prediction"), ("sigma", "σ")):
+        if not np.isfinite(lo[col]):
+            continue
+        edges = np.linspace(lo[col], hi[col] if hi[col] > lo[col] else lo[col] + 1, SCREEN_BINS + 1)
+        every, passed = np.zeros(SCREEN_BINS), np.zeros(SCREEN_BINS)
+        for frame in chunks():
+            values = frame[col].to_numpy(np.float64)
+            ok = np.isfinite(values)
+            every += np.histogram(values[ok], edges)[0]
+            passed += np.histogram(values[ok & (frame["passes_filters"] == "True").to_numpy()], edges)[0]
+        kept = candidates[col].to_numpy(np.float64)
+        picked = pd.to_numeric(hits[col], errors="coerce").to_numpy(np.float64) if col in hits else np.zeros(0)
+        uri = plots.screen_distributions(edges, [("predicted", every), ("passed the alerts", passed),
+                                                 ("candidates", np.histogram(kept[np.isfinite(kept)], edges)[0])],
+                                         picked[np.isfinite(picked)], label)
+        figures.append({"uri": uri, "caption": f"{label} of every predicted record, of those that passed the "
+                                               "alerts, and of the kept candidates; red ticks: the picks"})
+    return figures

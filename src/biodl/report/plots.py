@@ -233,3 +233,34 @@ def count_parity(true_counts: np.ndarray, predicted: Sequence[tuple[str, np.ndar
     ax.set_ylabel("predicted count")
     ax.legend(fontsize=7, frameon=False)
     return to_data_uri(fig)
+
+
+def screen_distributions(edges: np.ndarray, counts: Sequence[tuple[str, np.ndarray]], hits: np.ndarray,
+                         xlabel: str) -> str:
+    """Histograms over the same ``edges`` (bins + 1,) as step lines (``counts``: (label, (bins,))),
+    log-scaled counts, the picks' values as ticks under the axis."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.2, 3.0))
+    colors = [BASE, DEEP, "#b45f06"]
+    for (label, values), color in zip(counts, colors):
+        ax.stairs(values, edges, color=color, label=f"{label} ({int(values.sum()):,})")
+    if len(hits):
+        ax.plot(hits, np.zeros_like(hits), "|", color="#b42318", ms=12, mew=1.2, label=f"picks ({len(hits)})",
+                transform=ax.get_xaxis_transform())
+    ax.set_yscale("symlog", linthresh=1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("molecules")
+    ax.legend(frameon=False, fontsize=8)
+    return to_data_uri(fig)
+
+
+def molecule_grid(smiles: Sequence[str], legends: Sequence[str], per_row: int = 6) -> str:
+    """RDKit's grid drawing of ``smiles`` with a caption each, as a PNG data URI."""
+    from rdkit import Chem
+    from rdkit.Chem import Draw
+
+    mols = [Chem.MolFromSmiles(s) for s in smiles]
+    image = Draw.MolsToGridImage(mols, molsPerRow=per_row, subImgSize=(190, 170), legends=list(legends),
+                                 returnPNG=True)
+    data = image if isinstance(image, bytes) else image.data
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")

@@ -132,13 +132,17 @@ def screen_library(model_path: str | Path, library: str | Path, out: str | Path,
                    acquisition: str = "score", beta: float = 1.0, greater: bool = True, top: int = 1000,
                    picks: int = 100, pick_method: str = "maxmin", in_domain_only: bool = False,
                    chunk_size: int = 10_000, seed: int = 0, progress: bool = True,
-                   shard: tuple[int, int] | None = None) -> dict:
+                   shard: tuple[int, int] | None = None, n_jobs: int = 1) -> dict:
     """Screen ``library`` with the model at ``model_path`` into the directory ``out``
     (``screened.csv``, ``candidates.csv``, ``hits.csv``, ``summary.json``). Returns the summary.
     ``catalogs``: alert catalog names (default PAINS, Brenk, Inpharmatica; ``[]``: no alerts).
 
     ``shard=(i, n)``: screen only chunks i, i + n, i + 2n, … and write no hits; :func:`gather_screens`
-    joins the n shard folders into what one unsharded screen writes (tested byte for byte)."""
+    joins the n shard folders into what one unsharded screen writes (tested byte for byte).
+
+    ``n_jobs > 1``: chunks are screened in that many worker processes (one torch thread each), at
+    most two chunks per worker in flight, and written in library order: the same files as one
+    process (tested)."""
     from biodl.io import atomic_dir
     from biodl.screening import DEFAULT_CATALOGS, AlertFilter, Standardizer
     from biodl.train import TrainedModel
@@ -167,11 +171,11 @@ def screen_library(model_path: str | Path, library: str | Path, out: str | Path,
 
     RDLogger.DisableLog("rdApp.*")  # every reason RDKit logs is in the record's reject_reason
     chunks = read_library(library, smiles_col=smiles_col, id_col=id_col, chunk_size=chunk_size)
-    standardizer = Standardizer(tautomer=tautomer)
     counts = {"read": 0, "rejected": {}, "flagged": {name: 0 for name in alerts.catalogs}, "passed_filters": 0,
               "predicted": 0, "in_domain": 0}
+    screener = _ChunkScreener(model, target, Standardizer(tautomer=tautomer), alerts, acquisition, beta, greater)
     candidates = pd.DataFrame(columns=[*COLUMNS, "order"])
-    started, seen = time.perf_counter(), 0
+    started = time.perf_counter()
     settings = {"model": str(model_path), "library": str(library), "task": model.tasks[target],
                 "acquisition": acquisition, "beta": beta if acquisition == "ucb" else None, "greater": greater,
                 "catalogs": alerts.catalogs, "tautomer": tautomer, "in_domain_only": in_domain_only, "top": top,
@@ -180,11 +184,9 @@ def screen_library(model_path: str | Path, library: str | Path, out: str | Path,
         screened = tmp / "screened.csv"
         pd.DataFrame(columns=COLUMNS).to_csv(screened, index=False)
         bar = _progress(progress)
-        for number, chunk in enumerate(chunks):
-            seen += len(chunk)
-            if number % n_shards != index:
-                continue
-            frame = _screen_chunk(chunk, model, target, standardizer, alerts, acquisition, beta, greater, counts)
+        mine = ((number, chunk) for number, chunk in enumerate(chunks) if number % n_shards == index)
+        for number, frame, chunk_counts in _screen_chunks(screener, mine, model_path, n_jobs):
+            counts = _sum_counts([counts, chunk_counts])
             frame.to_csv(screened, mode="a", header=False, index=False, columns=COLUMNS)
             eligible = frame["passes_filters"] & np.isfinite(frame["score"].to_numpy(np.float64))
             if in_domain_only:
@@ -197,7 +199,7 @@ def screen_library(model_path: str | Path, library: str | Path, out: str | Path,
                 bar.update(len(frame))
         if bar is not None:
             bar.close()
-        if seen == 0:
+        if counts["read"] == 0 and index == 0:  # shard 0 holds the first chunk of any non-empty library
             raise UserError(f"{library}: no records")
         candidates.to_csv(tmp / "candidates.csv", index=False)
         seconds = time.perf_counter() - started
@@ -300,67 +302,118 @@ def _progress(enabled: bool):
     return tqdm(unit=" molecules", unit_scale=True, desc="screen", mininterval=2.0)
 
 
-def _screen_chunk(chunk: pd.DataFrame, model, target: int, standardizer, alerts, acquisition: str, beta: float,
-                  greater: bool, counts: dict) -> pd.DataFrame:
-    from biodl.domain import assess
-    from biodl.featurizers import make_featurizer
-    from biodl.graphs import in_memory
-    from biodl.screening import acquisition as score_of
-    from biodl.uncertainty import predict_with_uncertainty
+class _ChunkScreener:
+    """Screens one chunk: standardize, alerts, the model's featurizer, predictions with σ, the
+    applicability domain, the acquisition score. Picklable, so worker processes get a copy."""
 
-    n = len(chunk)
-    counts["read"] += n
-    reasons = chunk["reason"].tolist()
-    smiles, mols, flagged = [""] * n, [None] * n, [""] * n
-    for i, text in enumerate(chunk["input"]):
-        if reasons[i]:
-            continue
-        result = standardizer.standardize(text)
-        if result.mol is None:
-            reasons[i] = result.reason
-            continue
-        smiles[i], mols[i] = result.smiles, result.mol
-        found = alerts.alerts(result.mol)
-        for name in dict.fromkeys(c for c, _ in found):
-            counts["flagged"][name] += 1
-        flagged[i] = "; ".join(f"{c}: {d}" for c, d in found)
-    ok = np.array([m is not None for m in mols])
-    rows = np.flatnonzero(ok)
-    prediction, sigma = np.full(n, np.nan), np.full(n, np.nan)
-    if len(rows):
-        featurized = make_featurizer(model.featurizer_spec).featurize([smiles[i] for i in rows], meta=False)
-        for reject in featurized.rejects:
-            reasons[rows[reject.index]] = f"featurize: {reject.reason}"
-        kept = rows[featurized.kept]
-        if len(kept):
-            out = predict_with_uncertainty(model, in_memory(featurized.X))
-            prediction[kept] = np.asarray(out["pred"], np.float64)[:, target]
-            if out.get("sigma") is not None:
-                sigma[kept] = np.asarray(out["sigma"], np.float64)[:, target]
-            counts["predicted"] += len(kept)
-    domain = assess(model.domain, [s or None for s in smiles]) if model.domain else {}
-    in_domain = pd.array(domain["in_domain"], dtype="boolean") if "in_domain" in domain \
-        else pd.array([pd.NA] * n, dtype="boolean")
-    predicted = np.isfinite(prediction)
-    if acquisition == "ucb" and predicted.any() and not np.isfinite(sigma[predicted]).all():
-        raise UserError("screen: acquisition ucb needs the model's σ (train it with uncertainty: ensemble, "
-                        "mc_dropout or a variance head)")
-    score = np.full(n, np.nan)
-    if predicted.any():
-        score[predicted] = score_of(prediction[predicted], sigma[predicted] if acquisition == "ucb" else None,
-                                    method=acquisition, beta=beta, greater=greater)
-    for reason in reasons:
-        if reason:  # counted by kind (the text before the details: atom numbers, SMILES)
-            key = reason.split(":")[0].split(" (")[0]
-            counts["rejected"][key] = counts["rejected"].get(key, 0) + 1
-    passes = ok & np.array([not f for f in flagged]) & predicted
-    counts["passed_filters"] += int((ok & np.array([not f for f in flagged])).sum())
-    counts["in_domain"] += int(np.asarray(in_domain.fillna(False), bool).sum())
-    return pd.DataFrame({"id": chunk["id"].tolist(), "input": chunk["input"].tolist(), "smiles": smiles,
-                         "reject_reason": reasons, "alerts": flagged, "passes_filters": passes,
-                         "prediction": prediction, "sigma": sigma,
-                         "max_tanimoto": domain.get("max_tanimoto", np.full(n, np.nan)),
-                         "in_domain": in_domain, "score": score})
+    def __init__(self, model, target: int, standardizer, alerts, acquisition: str, beta: float, greater: bool):
+        self.model, self.target, self.standardizer, self.alerts = model, target, standardizer, alerts
+        self.acquisition, self.beta, self.greater = acquisition, beta, greater
+
+    def __call__(self, chunk: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+        """(the chunk's rows of screened.csv, its counts)."""
+        from biodl.domain import assess
+        from biodl.featurizers import make_featurizer
+        from biodl.graphs import in_memory
+        from biodl.screening import acquisition as score_of
+        from biodl.uncertainty import predict_with_uncertainty
+
+        model, target, alerts = self.model, self.target, self.alerts
+        n = len(chunk)
+        counts = {"read": n, "rejected": {}, "flagged": {name: 0 for name in alerts.catalogs}, "passed_filters": 0,
+                  "predicted": 0, "in_domain": 0}
+        reasons = chunk["reason"].tolist()
+        smiles, mols, flagged = [""] * n, [None] * n, [""] * n
+        for i, text in enumerate(chunk["input"]):
+            if reasons[i]:
+                continue
+            result = self.standardizer.standardize(text)
+            if result.mol is None:
+                reasons[i] = result.reason
+                continue
+            smiles[i], mols[i] = result.smiles, result.mol
+            found = alerts.alerts(result.mol)
+            for name in dict.fromkeys(c for c, _ in found):
+                counts["flagged"][name] += 1
+            flagged[i] = "; ".join(f"{c}: {d}" for c, d in found)
+        ok = np.array([m is not None for m in mols])
+        rows = np.flatnonzero(ok)
+        prediction, sigma = np.full(n, np.nan), np.full(n, np.nan)
+        if len(rows):
+            featurized = make_featurizer(model.featurizer_spec).featurize([smiles[i] for i in rows], meta=False)
+            for reject in featurized.rejects:
+                reasons[rows[reject.index]] = f"featurize: {reject.reason}"
+            kept = rows[featurized.kept]
+            if len(kept):
+                # MC dropout reseeds for every call: a chunk gets the same masks in any shard or worker
+                out = predict_with_uncertainty(model, in_memory(featurized.X))
+                prediction[kept] = np.asarray(out["pred"], np.float64)[:, target]
+                if out.get("sigma") is not None:
+                    sigma[kept] = np.asarray(out["sigma"], np.float64)[:, target]
+                counts["predicted"] += len(kept)
+        domain = assess(model.domain, [s or None for s in smiles]) if model.domain else {}
+        in_domain = pd.array(domain["in_domain"], dtype="boolean") if "in_domain" in domain \
+            else pd.array([pd.NA] * n, dtype="boolean")
+        predicted = np.isfinite(prediction)
+        if self.acquisition == "ucb" and predicted.any() and not np.isfinite(sigma[predicted]).all():
+            raise UserError("screen: acquisition ucb needs the model's σ (train it with uncertainty: ensemble, "
+                            "mc_dropout or a variance head)")
+        score = np.full(n, np.nan)
+        if predicted.any():
+            score[predicted] = score_of(prediction[predicted], sigma[predicted] if self.acquisition == "ucb" else None,
+                                        method=self.acquisition, beta=self.beta, greater=self.greater)
+        for reason in reasons:
+            if reason:  # counted by kind (the text before the details: atom numbers, SMILES)
+                key = reason.split(":")[0].split(" (")[0]
+                counts["rejected"][key] = counts["rejected"].get(key, 0) + 1
+        clean = ok & np.array([not f for f in flagged], bool)
+        counts["passed_filters"] = int(clean.sum())
+        counts["in_domain"] = int(np.asarray(in_domain.fillna(False), bool).sum())
+        frame = pd.DataFrame({"id": chunk["id"].tolist(), "input": chunk["input"].tolist(), "smiles": smiles,
+                              "reject_reason": reasons, "alerts": flagged, "passes_filters": clean & predicted,
+                              "prediction": prediction, "sigma": sigma,
+                              "max_tanimoto": domain.get("max_tanimoto", np.full(n, np.nan)),
+                              "in_domain": in_domain, "score": score})
+        return frame, counts
+
+
+_WORKER_SCREENER: _ChunkScreener | None = None
+
+
+def _start_worker(screener: _ChunkScreener) -> None:
+    import torch
+
+    global _WORKER_SCREENER
+    torch.set_num_threads(1)  # n_jobs processes share the cores; the rule's thread budget is theirs
+    _WORKER_SCREENER = screener
+
+
+def _screen_in_worker(number: int, chunk: pd.DataFrame):
+    return (number, *_WORKER_SCREENER(chunk))
+
+
+def _screen_chunks(screener: _ChunkScreener, numbered_chunks, where, n_jobs: int):
+    """(chunk number, screened rows, counts) for each (number, chunk), in the chunks' order; with
+    ``n_jobs > 1`` in worker processes, at most 2 × n_jobs chunks read ahead, so memory holds a few
+    chunks whatever the library's size."""
+    from collections import deque
+
+    if n_jobs <= 1:
+        for number, chunk in numbered_chunks:
+            yield (number, *screener(chunk))
+        return
+    import multiprocessing as mp
+
+    # torch is loaded (the model): fork would copy its thread pools' locks, so start workers afresh
+    ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+    with ctx.Pool(n_jobs, initializer=_start_worker, initargs=(screener,)) as pool:
+        pending = deque()
+        for number, chunk in numbered_chunks:
+            pending.append(pool.apply_async(_screen_in_worker, (number, chunk)))
+            if len(pending) >= 2 * n_jobs:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
 
 
 def _best(frame: pd.DataFrame, top: int) -> pd.DataFrame:
