@@ -325,3 +325,29 @@ def test_a_featurize_killed_midway_leaves_nothing_and_a_rerun_is_clean(tmp_path,
             pd.testing.assert_frame_equal(pd.read_parquet(out / name), pd.read_parquet(tmp_path / "clean" / "ecfp" / name))
         else:
             assert (out / name).read_bytes() == (tmp_path / "clean" / "ecfp" / name).read_bytes(), name
+
+
+def test_streamed_blocks_share_one_worker_pool(tmp_path, write, monkeypatch):
+    """With workers, every streamed block is featurized by one pool (not a pool per block, whose
+    start-up would dominate small blocks), and the files are those of one process."""
+    import multiprocessing.context
+
+    from biodl import dataset as D
+
+    pools = []
+    real_pool = multiprocessing.context.BaseContext.Pool
+
+    def counting_pool(self, *args, **kwargs):
+        pools.append(self.get_start_method())
+        return real_pool(self, *args, **kwargs)
+
+    monkeypatch.setattr(multiprocessing.context.BaseContext, "Pool", counting_pool)
+    path = _tox21_with_bad_rows(write, n=300)
+    src = {"format": "csv", "path": str(path), "input": "smiles", "id": "mol_id", "targets": ["NR-AR"]}
+    spec = {"type": "ecfp", "n_bits": 256}
+    D.featurize_source(src, spec, tmp_path / "one", block_rows=100, progress=False)
+    assert pools == []
+    D.featurize_source(src, spec, tmp_path / "two", n_jobs=2, block_rows=100, progress=False)
+    assert len(pools) == 1, pools  # 3 blocks, 1 pool
+    for name in ("X.npy", "y.npy", "rejects.csv", "manifest.json", "meta.parquet"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name

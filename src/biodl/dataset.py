@@ -340,7 +340,8 @@ def default_block_rows(featurizer) -> int:
 
 def _featurize_streaming(table, featurizer, candidates, inputs, out, source, name, bar, block_rows):
     """Featurize ``inputs`` block by block, appending each block's features to X.npy and its meta
-    as one Parquet row group; what stays in memory grows only with the kept row numbers."""
+    as one Parquet row group; what stays in memory grows only with the kept row numbers (and the
+    raw input table, which the source readers still load whole: ~0.5 KB per SMILES row)."""
     import pyarrow.parquet as pq
 
     featurizer.fit(inputs)  # once, on every input, so each block sees the same learned state
@@ -350,7 +351,7 @@ def _featurize_streaming(table, featurizer, candidates, inputs, out, source, nam
     writer = None
     with atomic_dir(out) as tmp:
         empty = featurizer._empty_X()
-        with NpyAppender(tmp / "X.npy", empty.dtype, empty.shape[1:]) as X_out:
+        with featurizer.worker_pool(), NpyAppender(tmp / "X.npy", empty.dtype, empty.shape[1:]) as X_out:
             try:
                 for start in range(0, max(len(candidates), 1), block_rows):
                     block = candidates[start:start + block_rows]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -148,6 +149,29 @@ class Featurizer:
                     progress(len(c))
         return self._merge(parts, len(inputs)).check(len(inputs))
 
+    @contextmanager
+    def worker_pool(self) -> Iterator[None]:
+        """Keep one pool of ``n_jobs`` worker processes for every ``featurize`` call inside the block
+        (the streamed blocks of one dataset). Its workers start afresh (forkserver), so they do not
+        inherit — and, touching it, copy — the caller's memory, such as a million raw inputs."""
+        n_jobs = resolve_n_jobs(self.n_jobs)
+        if n_jobs <= 1:
+            yield
+            return
+        import multiprocessing as mp
+
+        methods = mp.get_all_start_methods()
+        ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
+        with ctx.Pool(processes=n_jobs) as pool:
+            self._pool = pool
+            try:
+                yield
+            finally:
+                self._pool = None
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_pool"}  # the pool stays with its owner
+
     def _chunk_bounds(self, n: int, n_jobs: int) -> list[tuple[int, int]]:
         if n == 0:
             return [(0, 0)]
@@ -208,7 +232,8 @@ def _map_in_processes(featurizer: Featurizer, chunks, n_jobs: int,
         method = "spawn"
     ctx = mp.get_context(method)
     parts = []
-    with ctx.Pool(processes=n_jobs) as pool:
+    shared = getattr(featurizer, "_pool", None)  # Featurizer.worker_pool
+    with (nullcontext(shared) if shared is not None else ctx.Pool(processes=n_jobs)) as pool:
         # imap, not map: results arrive (in input order) as chunks finish, so progress can show
         for part, (chunk, _, _) in zip(pool.imap(_run_chunk, [(featurizer, c, o, m) for c, o, m in chunks],
                                                  chunksize=1), chunks):
