@@ -30,6 +30,7 @@ EXPECTED_RECORDS = {
     "molecules/tox21.csv.gz": 8014,
     "molecules/delaney-processed.csv": 1128,
     "molecules/muv.csv.gz": 93127,
+    "molecules/dude_erk2_mk01.csv": 4629,
     "dna/jund_chr22_valid.fa.gz": 34527,
     "dna/jund_chr22_test.fa.gz": 34528,
     "rna/sirna_train.csv": 2187,
