@@ -96,6 +96,50 @@ def collect_interpretation(interpret_dir: Path, out: Path) -> None:
         shutil.copyfile(source, target / name)
 
 
+def collect_screens(screens_dir: Path, out: Path) -> None:
+    """Each gathered screen's summary and its first ten picks."""
+    import shutil
+
+    import pandas as pd
+
+    target = out / "screens"
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for summary in sorted(screens_dir.glob("*/gathered/summary.json")):
+        data = json.loads(summary.read_text())
+        hits = pd.read_csv(summary.parent / "hits.csv", dtype={"id": str}, keep_default_na=False).head(10)
+        data["first_picks"] = hits[["pick", "rank", "id", "smiles", "prediction", "max_tanimoto",
+                                    "in_domain"]].to_dict(orient="records")
+        name = summary.parent.parent.name
+        (target / f"{name}.json").write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def screen_default(_runs, _meta, folder: Path = SNAPSHOT) -> str:
+    """The default run's screens: counts and the first picks."""
+    paths = sorted((folder / "screens").glob("*.json"))
+    if not paths:
+        return "(no screens in the default run's snapshot: bench/readme_results.py collect)"
+    out = []
+    for path in paths:
+        s = json.loads(path.read_text())
+        c = s["counts"]
+        rejected = sum(c["rejected"].values())
+        flagged = ", ".join(f"{k} {v:,}" for k, v in c["flagged"].items())
+        out += [f"**{path.stem}** — `{s['model']}` on `{s['library']}` ({s.get('shards', 1)} shards), ranked by "
+                f"{'UCB' if s['acquisition'] == 'ucb' else 'the predicted'} {s['task']}:", "",
+                "| read | rejected | flagged (per catalog) | passed the alerts | predicted | in domain | candidates "
+                "| picks |", "|---|---|---|---|---|---|---|---|",
+                f"| {c['read']:,} | {rejected:,} | {flagged} | {c['passed_filters']:,} | {c['predicted']:,} | "
+                f"{c['in_domain']:,} | {c['candidates']:,} | {s['hits']} ({s['pick_method']}) |", "",
+                "| pick | rank by score | id | SMILES | prediction | max Tanimoto to training | in domain |",
+                "|---|---|---|---|---|---|---|"]
+        out += [f"| {h['pick']} | {h['rank']} | {h['id']} | `{h['smiles']}` | {float(h['prediction']):.3f} | "
+                f"{float(h['max_tanimoto']):.2f} | {h['in_domain']} |" for h in s["first_picks"]]
+        out.append("")
+    return "\n".join(out).rstrip()
+
+
 def _interpretations(folder: Path = SNAPSHOT) -> dict[str, dict]:
     return {p.stem: json.loads(p.read_text()) for p in sorted((folder / "interpret").glob("*.json"))}
 
@@ -414,6 +458,99 @@ def screen_speed(_runs, _meta) -> str:
                                f"alternating; {r['machine']}; load {r['load_end']} at the end.")
 
 
+def _verdict(ok: bool, missed: str) -> str:
+    return "met" if ok else f"missed ({missed})"
+
+
+def stream_scale(_runs, _meta) -> str:
+    """Issue 15's memory and scaling targets, from bench/stream_scale.py's result file."""
+    path = ROOT / "bench" / "results" / "stream_scale.json"
+    if not path.is_file():
+        return "(no bench/results/stream_scale.json: run the commands in bench/stream_scale.py's docstring)"
+    r = json.loads(path.read_text())
+    lines = ["| measure | result | goal | verdict |", "|---|---|---|---|"]
+    notes = []
+    if "featurize" in r:
+        f = r["featurize"]
+        stream = {x["n"]: x for x in f["runs"] if x["mode"] == "stream"}
+        memory = {x["n"]: x for x in f["runs"] if x["mode"] == "memory"}
+        big = max(stream)
+        peaks = ", ".join(f"{n:,}: {x['peak_mib']:,.0f} MiB ({x['rows_per_s']:,} rows/s)" for n, x in sorted(stream.items()))
+        before = ", ".join(f"{n:,}: {x['peak_mib']:,.0f} MiB" for n, x in sorted(memory.items()))
+        flat = stream[big]["peak_mib"] < 1536
+        lines.append(f"| featurize MOSES SMILES to disk (ECFP 2,048 + meta, {f['n_jobs']} workers), peak memory "
+                     f"of the job | streamed: {peaks}; the in-memory path it replaced: {before} | < 1.5 GB at "
+                     f"{big:,}, same bytes on 10k | {_verdict(flat and all(f['same_bytes_10k'].values()), 'see result')} |")
+        notes.append(f"featurize: {f['machine']['affinity']} cores, load {f['machine']['load_start'][0]:.1f} → "
+                     f"{f['machine']['load_end'][0]:.1f}")
+    if "train" in r:
+        t = r["train"]
+        runs = {x["mode"]: x for x in t["runs"]}
+        lines.append(f"| train one epoch from the memory map vs from memory ({t['rows']:,} ECFP rows, "
+                     f"{t['model']}) | disk {runs['disk']['rows_per_s']:,} rows/s, memory "
+                     f"{runs['memory']['rows_per_s']:,} rows/s ({t['disk_vs_memory_speed']:.2f}x); peak "
+                     f"{runs['disk']['peak_mib']:,.0f} vs {runs['memory']['peak_mib']:,.0f} MiB; same first-epoch loss: "
+                     f"{'yes' if t['same_first_epoch_loss'] else 'no'} | same numbers | "
+                     f"{_verdict(t['same_first_epoch_loss'], 'numbers differ')} |")
+    if "screen_scaling" in r:
+        sc = r["screen_scaling"]
+        rates = ", ".join(f"{x['setup']} {x['mol_per_s']:,.0f}/s" for x in sc["runs"])
+        best = max(sc["speedup_2_shards"], sc["speedup_2_workers"])
+        lines.append(f"| screen {sc['n']:,} MOSES molecules, {sc['filters']}: scaling | {rates}; 2 shards "
+                     f"{sc['speedup_2_shards']:.2f}x, 2 workers {sc['speedup_2_workers']:.2f}x one process | 2 cores "
+                     f"≥ 1.8x one | {_verdict(best >= 1.8, f'{best:.2f}x')} |")
+        notes.append(f"scaling: load {sc['machine']['load_start'][0]:.1f} → {sc['machine']['load_end'][0]:.1f}")
+    if "screen_memory" in r:
+        m = r["screen_memory"]
+        peaks = ", ".join(f"{x['n']:,}: {x['peak_mib']:,.0f} MiB ({x['mol_per_s']:,.0f} molecules/s)" for x in m["runs"])
+        top = max(x["peak_mib"] for x in m["runs"])
+        ratio = m["peak_ratio_largest_smallest"]
+        ok = top < 2048 and ratio <= 1.2
+        lines.append(f"| screen peak memory, {m['n_jobs']} workers, alerts: {m['filters']} | {peaks}; largest / "
+                     f"smallest {m['peak_ratio_largest_smallest']:.2f} | < 2 GB, flat within 20 % | "
+                     f"{_verdict(ok, f'{top:,.0f} MiB, ratio {ratio:.2f}')} |")
+        notes.append(f"screen memory: load {m['machine']['load_start'][0]:.1f} → {m['machine']['load_end'][0]:.1f}")
+    first = next(iter(r.values()))["machine"]
+    return "\n".join(lines) + (f"\n\nPeak = memory of the job's whole process tree (workers included; proportional set size, so pages shared by forked workers count once), sampled "
+                               f"every 50 ms; each measurement in a fresh process. {first['cpus']} CPUs, Python "
+                               f"{first['python']}, torch {first['torch']}, RDKit {first['rdkit']}; "
+                               + "; ".join(notes) + ".")
+
+
+def erk2_validation(_runs, _meta) -> str:
+    """The book's Chapter 11 validation on DUD-E ERK2, from bench/dude_erk2.py's result file."""
+    path = ROOT / "bench" / "results" / "dude_erk2.json"
+    if not path.is_file():
+        return "(no bench/results/dude_erk2.json: run python bench/dude_erk2.py)"
+    r = json.loads(path.read_text())
+    low, high = r["anchor"]["mcc_range"]
+    names = {"mlp": "biodl MLP (ECFP)", "mpnn": "biodl D-MPNN (graph)", "rf": "random forest (ECFP)"}
+
+    def cell(summary: dict, metric: str, digits: int) -> str:
+        return f"{summary[metric]['mean']:.{digits}f} ± {summary[metric]['sd']:.{digits}f}"
+
+    lines = ["| split | model | EF1% (replicates at its ceiling) | BEDROC α=20 | ROC-AUC | MCC | replicates with "
+             f"MCC ≥ {low} (the book's graph conv.: {low}–{high}) |", "|---|---|---|---|---|---|---|"]
+    for split, result in r["results"].items():
+        reps = result["replicates"]
+        for model, summary in result["summary"].items():
+            at_ceiling = sum(rep["models"][model]["ef1"] >= rep["ef1_ceiling"] - 1e-9 for rep in reps)
+            mccs = [rep["models"][model]["mcc"] for rep in reps]
+            lines.append(f"| {split} | {names.get(model, model)} | {cell(summary, 'ef1', 1)} ({at_ceiling}/{len(reps)}) "
+                         f"| {cell(summary, 'bedroc20', 3)} | {cell(summary, 'roc_auc', 3)} | {cell(summary, 'mcc', 2)} | "
+                         f"{sum(m >= low for m in mccs)}/{len(mccs)} |")
+    d, m = r["data"], r["machine"]
+    actives = sorted(rep["actives"]["test"] for res in r["results"].values() for rep in res["replicates"])
+    return "\n".join(lines) + (
+        f"\n\nMean ± sd over {r['settings']['replicates']} replicates per split (split and training seed r); "
+        f"{d['kept']:,} molecules kept ({d['actives']} actives; {len(d['rejects'])} repeated decoy ids rejected); "
+        f"test parts of {reps[0]['sizes']['test']} molecules with {actives[0]}–{actives[-1]} actives, so EF1% "
+        f"(top 1 %) often hits its ceiling and one replicate moves it a lot. MCC at the threshold chosen on "
+        f"validation. {m['cpu_count']} CPUs, 1 thread, load {m['load_average_start'][0]:.1f} → "
+        f"{m['load_average_end'][0]:.1f}; {r['wall_s'] / 60:.0f} min; biodl at {m['versions']['biodl_src_commit']}, "
+        f"torch {m['versions']['torch']}, RDKit {m['versions']['rdkit']}.")
+
+
 def mpnn_speed(_runs, _meta) -> str:
     path = ROOT / "bench" / "results" / "mpnn_speed.json"
     if not path.is_file():
@@ -435,6 +572,7 @@ TABLES = {"default-results": lambda runs, meta: default_results_table(runs) + ru
           "segmentation-targets": segmentation_targets, "segmentation-workflow": segmentation_workflow,
           "ism-speed": ism_speed, "interpret-targets": interpret_targets, "interpret-default": interpret_default,
           "interpret-figures": interpret_figures, "screen-speed": screen_speed,
+          "stream-scale": stream_scale, "screen-default": screen_default, "erk2-validation": erk2_validation,
           # issue 13's full-size experiment from config/benchmark.yaml (collect --out bench/results/segmentation_full_run)
           "segmentation-full": lambda _runs, _meta: segmentation_workflow(_load(SEGMENTATION_FULL_RUN)[0], None)
           + run_line(_load(SEGMENTATION_FULL_RUN)[1]),
@@ -467,6 +605,8 @@ def main(argv=None) -> int:
         collect(args.metrics, args.snakemake_log, args.out)
         if (args.metrics.parent / "interpret").is_dir():
             collect_interpretation(args.metrics.parent / "interpret", args.out)
+        if (args.metrics.parent / "screens").is_dir():
+            collect_screens(args.metrics.parent / "screens", args.out)
         return 0
     current = README.read_text()
     expected = render(current)

@@ -79,8 +79,9 @@ def test_changing_one_experiment_reruns_only_its_jobs(workdir):
                 f"results/metrics/{name}/rep0.json", f"results/metrics/{name}.json"}
     assert expected <= pending
     # and the screens that score a library with that model
-    screens = {f"results/screens/{s}/{part}" for s, block in (config.get("screens") or {}).items()
-               if block["experiment"] == name for part in ("gathered", "shard0", "shard1")}
+    screens = {path for s, block in (config.get("screens") or {}).items() if block["experiment"] == name
+               for path in (*(f"results/screens/{s}/{part}" for part in ("gathered", "shard0", "shard1")),
+                            f"results/reports/screens/{s}.html")}
     assert pending - expected <= {f"results/reports/{name}.html", "results/reports/index.html", *screens}
 
     config = yaml.safe_load(original)  # the deep model as it was; the baseline changed instead

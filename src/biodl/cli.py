@@ -297,7 +297,7 @@ def cmd_screen_gather(args) -> int:
 def cmd_screen_report(args) -> int:
     from biodl.report import write_screen_report
 
-    print(write_screen_report(args.folder, args.out), file=sys.stderr)
+    print(write_screen_report(args.folder, args.out, name=args.name), file=sys.stderr)
     return 0
 
 
@@ -579,6 +579,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "report.html in their folder; this writes it anywhere.")
     p.add_argument("folder", help="a screen folder (biodl screen, or screen-gather for shards)")
     p.add_argument("-o", "--out", help="the page (default: FOLDER/report.html)")
+    p.add_argument("--name", help="the screen's name in the page's title (default: the folder's name)")
     p.set_defaults(func=cmd_screen_report)
 
     p = sub.add_parser("predict", help="predict with a saved model, from raw inputs or featurized splits",

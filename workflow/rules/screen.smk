@@ -57,4 +57,4 @@ rule screen_report:
     benchmark:
         "benchmarks/screen/{screen}/report.tsv"
     shell:
-        "biodl screen-report {input:q} --out {output:q} 2> {log:q}"
+        "biodl screen-report {input:q} --name {wildcards.screen:q} --out {output:q} 2> {log:q}"

@@ -641,12 +641,13 @@ SCREEN_DRAWN = 24
 SCREEN_TABLE = 50
 
 
-def write_screen_report(folder: str | Path, out: str | Path | None = None) -> Path:
+def write_screen_report(folder: str | Path, out: str | Path | None = None, *, name: str | None = None) -> Path:
     """The page of a finished screen folder (``biodl screen`` / ``screen-gather``): counts, pass
     rates per alert catalog, rejects by reason, histograms of the predictions and σ of every
     predicted record, of those that passed the filters and of the candidates, and the picks drawn.
     ``screened.csv`` is read twice in chunks (ranges, then counts): memory does not grow with the
-    library. Written to ``folder/report.html`` unless ``out`` is given."""
+    library. Written to ``folder/report.html`` unless ``out`` is given; ``name`` (default: the
+    folder's) titles the page."""
     import pandas as pd
 
     folder = Path(folder)
@@ -672,7 +673,7 @@ def write_screen_report(folder: str | Path, out: str | Path | None = None) -> Pa
     table = [{col: (_num(float(row[col])) if col in ("prediction", "sigma", "score", "max_tanimoto") and row[col] != ""
                     else row[col]) for col in columns} for _, row in hits.head(SCREEN_TABLE).iterrows()]
     context = {
-        "name": folder.name, "s": summary, "c": c, "version": __version__,
+        "name": name or folder.name, "s": summary, "c": c, "version": __version__,
         "n_rejected": sum(c["rejected"].values()),
         "pass_rate": f"{c['passed_filters'] / standardized:.1%}" if standardized else "–",
         "rate": f"{summary['records_per_s']:,.0f}" if summary.get("records_per_s") else None,

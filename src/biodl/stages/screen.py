@@ -1,4 +1,4 @@
-"""Stage: screen a molecule library with a trained model (the book's Ch. 11; issue 15, first part).
+"""Stage: screen a molecule library with a trained model (the book's Ch. 11).
 
 library (CSV / TSV / SMILES / SDF, plain or gzip) → chunks of ``chunk_size`` records → per chunk:
 standardize (:class:`biodl.screening.Standardizer`) → structural alerts
@@ -10,8 +10,10 @@ candidates are picked for diversity (MaxMin or Butina) into ``hits.csv``; ``summ
 counts (read, rejected by reason, flagged by catalog, predicted, in domain) and the rates.
 
 Memory holds one chunk and the candidates, whatever the library's size; the output is the same
-for any chunk size (tested). A bad record is a row with its reason, never a stopped screen. Not yet
-(issue 15): worker processes, shards as Snakemake jobs, the report page, the workflow rule.
+for any chunk size (tested). A bad record is a row with its reason, never a stopped screen.
+``n_jobs`` worker processes screen chunks side by side and the rows are still written in library
+order; ``shard=(i, n)`` takes every n-th chunk from chunk i, for separate jobs whose
+outputs :func:`gather_screens` merges — both give the one-process files byte for byte (tested).
 """
 
 from __future__ import annotations
